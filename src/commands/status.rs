@@ -1,0 +1,75 @@
+//! KAFKA.STATUS [name]: flat name/value pairs per bridge.
+
+use crate::commands::{command_args, error};
+use crate::embedded;
+use crate::registry::{self, SinkEntry};
+use redis_module::{Context, RedisResult, RedisString, RedisValue};
+use std::sync::atomic::Ordering;
+
+pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let mut args = command_args(args);
+    if args.is_empty() {
+        return Ok(RedisValue::Array(registry::sinks(sink_status)));
+    }
+    let name = args.next_str("bridge name")?;
+    if !args.is_empty() {
+        return Err(error("KAFKA.STATUS takes at most one bridge name"));
+    }
+    registry::sink(&name, sink_status).ok_or_else(|| error(format!("no bridge named '{name}'")))
+}
+
+fn optional_int(value: Option<i64>) -> RedisValue {
+    value.map_or(RedisValue::Null, RedisValue::Integer)
+}
+
+fn sink_status(entry: &SinkEntry) -> RedisValue {
+    let shared = &entry.shared;
+    let last_error = shared.last_error();
+    let partitions = shared
+        .partitions()
+        .into_iter()
+        .map(|((topic, partition), progress)| {
+            RedisValue::Array(vec![
+                "topic".into(),
+                topic.into(),
+                "partition".into(),
+                RedisValue::Integer(partition.into()),
+                "offset".into(),
+                optional_int(progress.next_offset),
+                "lag".into(),
+                optional_int(progress.lag()),
+            ])
+        })
+        .collect();
+    let embedded = embedded::running_bootstrap().is_some_and(|b| b == shared.brokers);
+    RedisValue::Array(vec![
+        "name".into(),
+        entry.spec.name.clone().into(),
+        "kind".into(),
+        "sink".into(),
+        "state".into(),
+        shared.state().name().into(),
+        "brokers".into(),
+        shared.brokers.clone().into(),
+        "embedded_broker".into(),
+        (if embedded { "yes" } else { "no" }).into(),
+        "topics".into(),
+        entry.spec.topics.join(",").into(),
+        "records".into(),
+        RedisValue::Integer(shared.records.load(Ordering::Relaxed) as i64),
+        "errors".into(),
+        RedisValue::Integer(shared.errors.load(Ordering::Relaxed) as i64),
+        "last_error".into(),
+        last_error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+            .into(),
+        "last_error_at_ms".into(),
+        optional_int(last_error.map(|e| e.at_ms as i64)),
+        "lag".into(),
+        optional_int(shared.lag()),
+        "partitions".into(),
+        RedisValue::Array(partitions),
+    ])
+}

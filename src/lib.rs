@@ -1,0 +1,79 @@
+//! redis-kafka: Kafka bridges inside redis-server. This file only wires the module together.
+
+mod args;
+mod brokers;
+mod commands;
+mod embedded;
+mod gil;
+mod kafka_config;
+mod kafka_log;
+mod lifecycle;
+mod mapping;
+mod offsets;
+mod produce_pool;
+mod record;
+mod redact;
+mod registry;
+mod settings;
+mod sink;
+mod sink_parse;
+mod spec;
+mod template;
+
+use redis_module::configuration::ConfigurationFlags;
+use redis_module::{redis_module, Context, RedisString, Status};
+
+// Unit tests run outside Redis, where its allocator does not exist.
+#[cfg(not(test))]
+type ModuleAllocator = redis_module::alloc::RedisAlloc;
+#[cfg(not(test))]
+const MODULE_ALLOCATOR: ModuleAllocator = redis_module::alloc::RedisAlloc;
+#[cfg(test)]
+type ModuleAllocator = std::alloc::System;
+#[cfg(test)]
+const MODULE_ALLOCATOR: ModuleAllocator = std::alloc::System;
+
+fn init(ctx: &Context, args: &[RedisString]) -> Status {
+    if let Err(e) = settings::apply_module_args(args) {
+        ctx.log_warning(&e.to_string());
+        return Status::Err;
+    }
+    lifecycle::subscribe_shutdown(ctx)
+}
+
+fn deinit(_ctx: &Context) -> Status {
+    lifecycle::stop_everything();
+    Status::Ok
+}
+
+redis_module! {
+    name: "kafka",
+    version: 1,
+    allocator: (ModuleAllocator, MODULE_ALLOCATOR),
+    data_types: [],
+    init: init,
+    deinit: deinit,
+    commands: [
+        ["kafka.sink.create", commands::sink::create, "write deny-oom", 0, 0, 0, ""],
+        ["kafka.sink.delete", commands::sink::delete, "write", 0, 0, 0, ""],
+        ["kafka.sink.list", commands::sink::list, "readonly", 0, 0, 0, ""],
+        ["kafka.status", commands::status::status, "readonly", 0, 0, 0, ""],
+        ["kafka.produce", commands::produce::produce, "", 0, 0, 0, ""],
+    ],
+    configurations: [
+        i64: [
+            ["slice-max-records", &settings::SLICE_MAX_RECORDS, settings::SLICE_MAX_RECORDS_DEFAULT, 1, 1_000_000, ConfigurationFlags::DEFAULT, None],
+            ["slice-max-micros", &settings::SLICE_MAX_MICROS, settings::SLICE_MAX_MICROS_DEFAULT, 10, 1_000_000, ConfigurationFlags::DEFAULT, None],
+        ],
+        string: [
+            ["brokers", &*settings::BROKERS, "", ConfigurationFlags::DEFAULT, None],
+        ],
+        bool: [
+            ["embedded-broker", &settings::EMBEDDED_BROKER, false, ConfigurationFlags::DEFAULT, None],
+        ],
+        enum: [
+            ["log-level", &settings::LOG_LEVEL, settings::LogLevel::warning, ConfigurationFlags::DEFAULT, None],
+        ],
+        module_args_as_configuration: false,
+    ]
+}

@@ -1,0 +1,13 @@
+//! A borrowed view of one Kafka record, independent of rdkafka so the mapping is pure.
+
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    /// Milliseconds since the epoch, when the broker or producer set one.
+    pub timestamp: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    /// `None` is a tombstone.
+    pub value: Option<&'a [u8]>,
+}

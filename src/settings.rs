@@ -1,0 +1,128 @@
+//! Module configuration (`kafka.*`), settable as `loadmodule` arguments, in redis.conf, or with
+//! CONFIG SET.
+
+use redis_module::{enum_configuration, RedisError, RedisString};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+pub static BROKERS: LazyLock<Mutex<String>> = LazyLock::new(|| Mutex::new(String::new()));
+pub static EMBEDDED_BROKER: AtomicBool = AtomicBool::new(false);
+pub static SLICE_MAX_RECORDS: AtomicI64 = AtomicI64::new(500);
+pub static SLICE_MAX_MICROS: AtomicI64 = AtomicI64::new(1000);
+
+enum_configuration! {
+    /// Most verbose librdkafka level forwarded to the Redis log (syslog numbering).
+    #[allow(non_camel_case_types)]
+    pub enum LogLevel {
+        error = 3,
+        warning = 4,
+        notice = 5,
+        info = 6,
+        debug = 7,
+    }
+}
+
+pub static LOG_LEVEL: Mutex<LogLevel> = Mutex::new(LogLevel::warning);
+
+pub fn log_level_threshold() -> i32 {
+    LOG_LEVEL
+        .lock()
+        .map(|l| l.clone() as i32)
+        .unwrap_or(LogLevel::warning as i32)
+}
+
+pub const SLICE_MAX_RECORDS_DEFAULT: i64 = 500;
+pub const SLICE_MAX_MICROS_DEFAULT: i64 = 1000;
+
+pub fn default_brokers() -> Option<String> {
+    let brokers = BROKERS
+        .lock()
+        .map(|b| b.trim().to_string())
+        .unwrap_or_default();
+    (!brokers.is_empty()).then_some(brokers)
+}
+
+pub fn embedded_broker_enabled() -> bool {
+    EMBEDDED_BROKER.load(Ordering::Relaxed)
+}
+
+pub fn slice_max_records() -> usize {
+    SLICE_MAX_RECORDS.load(Ordering::Relaxed).max(1) as usize
+}
+
+pub fn slice_max_time() -> Duration {
+    Duration::from_micros(SLICE_MAX_MICROS.load(Ordering::Relaxed).max(1) as u64)
+}
+
+/// `loadmodule` arguments are name/value pairs; names may carry the `kafka.` prefix or not.
+pub fn apply_module_args(args: &[RedisString]) -> Result<(), RedisError> {
+    if !args.len().is_multiple_of(2) {
+        return Err(RedisError::String(
+            "kafka: module arguments must be <name> <value> pairs".to_string(),
+        ));
+    }
+    for pair in args.chunks(2) {
+        let name = pair[0].to_string_lossy();
+        let value = pair[1].to_string_lossy();
+        let bare = name.strip_prefix("kafka.").unwrap_or(&name);
+        match bare {
+            "brokers" => {
+                if let Ok(mut brokers) = BROKERS.lock() {
+                    *brokers = value;
+                }
+            }
+            "embedded-broker" => EMBEDDED_BROKER.store(parse_bool(&name, &value)?, Ordering::Relaxed),
+            "slice-max-records" => SLICE_MAX_RECORDS.store(
+                parse_number(&name, &value, 1, 1_000_000)?,
+                Ordering::Relaxed,
+            ),
+            "slice-max-micros" => SLICE_MAX_MICROS.store(
+                parse_number(&name, &value, 10, 1_000_000)?,
+                Ordering::Relaxed,
+            ),
+            "log-level" => {
+                let level = match value.to_ascii_lowercase().as_str() {
+                    "error" => LogLevel::error,
+                    "warning" => LogLevel::warning,
+                    "notice" => LogLevel::notice,
+                    "info" => LogLevel::info,
+                    "debug" => LogLevel::debug,
+                    _ => {
+                        return Err(RedisError::String(format!(
+                            "kafka: {name} must be error, warning, notice, info or debug, got '{value}'"
+                        )))
+                    }
+                };
+                if let Ok(mut current) = LOG_LEVEL.lock() {
+                    *current = level;
+                }
+            }
+            _ => {
+                return Err(RedisError::String(format!(
+                    "kafka: unknown module argument '{name}' (known: kafka.brokers, kafka.embedded-broker, kafka.slice-max-records, kafka.slice-max-micros, kafka.log-level)"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, RedisError> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "1" | "on" => Ok(true),
+        "no" | "false" | "0" | "off" => Ok(false),
+        _ => Err(RedisError::String(format!(
+            "kafka: {name} must be yes or no, got '{value}'"
+        ))),
+    }
+}
+
+fn parse_number(name: &str, value: &str, min: i64, max: i64) -> Result<i64, RedisError> {
+    match value.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(RedisError::String(format!(
+            "kafka: {name} must be a number from {min} to {max}, got '{value}'"
+        ))),
+    }
+}

@@ -1,0 +1,177 @@
+//! Applies mapped records to Redis under the module lock, in slices bounded in records and
+//! time. Each slice writes its data and the offsets it covers together, so AOF and replicas see
+//! them as one MULTI/EXEC. Records below the offset stored in Redis are skipped: that check,
+//! made under the lock, is what keeps the effect exactly-once across restarts and rebalances.
+
+use crate::mapping::Write;
+use crate::offsets;
+use redis_module::{CallOptions, CallResult, Context};
+use std::time::{Duration, Instant};
+
+/// One polled record, already decoded and mapped outside the lock.
+pub struct Pending {
+    pub partition: usize,
+    pub offset: i64,
+    pub write: Result<Write, String>,
+}
+
+/// A partition seen in the current batch, with its field name in the offsets hash.
+pub struct PartitionSlot {
+    pub topic: String,
+    pub partition: i32,
+    pub field: String,
+    /// Next offset to apply as stored in Redis, refreshed at the start of each slice.
+    pub stored: Option<i64>,
+    pub dirty: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SliceEnd {
+    /// The slice limit was reached or the batch is done.
+    Limit,
+    /// Redis refused for a reason that passes (OOM, loading, busy): retry the same record later.
+    Temporary(String),
+    /// The record at this position cannot be applied.
+    Failed { at: usize, error: String },
+}
+
+pub struct SliceReport {
+    /// Records consumed from the batch (applied, skipped as already applied, or Skip writes).
+    pub consumed: usize,
+    pub applied: u64,
+    pub end: SliceEnd,
+}
+
+pub struct Limits {
+    pub max_records: usize,
+    pub max_time: Duration,
+}
+
+pub struct Options {
+    pub data: CallOptions,
+    pub offsets: CallOptions,
+}
+
+pub fn apply_slice(
+    ctx: &Context,
+    options: &Options,
+    offsets_key: &str,
+    slots: &mut [PartitionSlot],
+    batch: &[Pending],
+    limits: &Limits,
+) -> SliceReport {
+    let mut report = SliceReport {
+        consumed: 0,
+        applied: 0,
+        end: SliceEnd::Limit,
+    };
+    if let Err(error) = refresh_stored(ctx, options, offsets_key, slots) {
+        report.end = SliceEnd::Temporary(error);
+        return report;
+    }
+    let started = Instant::now();
+    for (index, pending) in batch.iter().enumerate() {
+        if report.consumed >= limits.max_records || started.elapsed() >= limits.max_time {
+            break;
+        }
+        let slot = &mut slots[pending.partition];
+        if slot.stored.is_some_and(|next| pending.offset < next) {
+            report.consumed += 1;
+            continue;
+        }
+        let write = match &pending.write {
+            Ok(write) => write,
+            Err(error) => {
+                report.end = SliceEnd::Failed {
+                    at: index,
+                    error: error.clone(),
+                };
+                break;
+            }
+        };
+        if let Some((command, args)) = write.command() {
+            let reply: CallResult = ctx.call_ext(command, &options.data, args.as_slice());
+            if let Err(e) = reply {
+                let message = e.to_utf8_string().unwrap_or_default();
+                report.end = if is_temporary(&message) {
+                    SliceEnd::Temporary(message)
+                } else {
+                    SliceEnd::Failed {
+                        at: index,
+                        error: format!("{command} failed: {message}"),
+                    }
+                };
+                break;
+            }
+        }
+        slot.stored = Some(pending.offset + 1);
+        slot.dirty = true;
+        report.consumed += 1;
+        report.applied += 1;
+    }
+    let entries: Vec<(String, i64)> = slots
+        .iter_mut()
+        .filter(|s| s.dirty)
+        .filter_map(|s| {
+            s.dirty = false;
+            Some((s.field.clone(), s.stored?))
+        })
+        .collect();
+    if let Err(error) = offsets::write(ctx, &options.offsets, offsets_key, &entries) {
+        // The data writes of this slice are in the same MULTI/EXEC; report and let the caller
+        // stop. Nothing else can be done under the lock.
+        report.end = SliceEnd::Failed {
+            at: report.consumed,
+            error,
+        };
+    }
+    report
+}
+
+fn refresh_stored(
+    ctx: &Context,
+    options: &Options,
+    offsets_key: &str,
+    slots: &mut [PartitionSlot],
+) -> Result<(), String> {
+    let fields: Vec<&str> = slots.iter().map(|s| s.field.as_str()).collect();
+    let stored = offsets::read(ctx, &options.offsets, offsets_key, &fields)?;
+    for (slot, value) in slots.iter_mut().zip(stored) {
+        slot.stored = value;
+        slot.dirty = false;
+    }
+    Ok(())
+}
+
+/// Error replies that say "not now" rather than "never".
+pub fn is_temporary(message: &str) -> bool {
+    [
+        "OOM",
+        "LOADING",
+        "BUSY",
+        "MASTERDOWN",
+        "TRYAGAIN",
+        "READONLY",
+    ]
+    .iter()
+    .any(|code| message.starts_with(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_temporary;
+
+    #[test]
+    fn classifies_error_codes() {
+        assert!(is_temporary(
+            "OOM command not allowed when used memory > 'maxmemory'."
+        ));
+        assert!(is_temporary(
+            "LOADING Redis is loading the dataset in memory"
+        ));
+        assert!(!is_temporary(
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        ));
+        assert!(!is_temporary("ERR new objects must be created at the root"));
+    }
+}

@@ -1,0 +1,132 @@
+//! The sink's rdkafka consumer context: on assignment it starts each partition at the offset
+//! stored in Redis (falling back to START), and it reports client errors to the bridge status.
+
+use crate::gil::Gil;
+use crate::kafka_log;
+use crate::offsets;
+use crate::sink::shared::SinkShared;
+use crate::spec::StartFrom;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
+use redis_module::{CallOptions, CallOptionsBuilder};
+use std::sync::Arc;
+
+pub struct SinkContext {
+    pub shared: Arc<SinkShared>,
+    pub gil: Gil,
+    name: String,
+    offsets_key: String,
+    start: StartFrom,
+    read_options: CallOptions,
+}
+
+impl SinkContext {
+    pub fn new(shared: Arc<SinkShared>, gil: Gil, name: &str, start: StartFrom) -> SinkContext {
+        SinkContext {
+            shared,
+            gil,
+            name: name.to_string(),
+            offsets_key: offsets::offsets_key(name),
+            start,
+            read_options: CallOptionsBuilder::new().errors_as_replies().build(),
+        }
+    }
+
+    fn stored_offsets(&self, tpl: &TopicPartitionList) -> Option<Vec<Option<i64>>> {
+        let fields: Vec<String> = tpl
+            .elements()
+            .iter()
+            .map(|e| offsets::offset_field(e.topic(), e.partition()))
+            .collect();
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let guard = self.gil.lock(&self.shared.stop)?;
+        match offsets::read(&guard, &self.read_options, &self.offsets_key, &fields) {
+            Ok(values) => Some(values),
+            Err(error) => {
+                self.shared
+                    .set_last_error(format!("reading stored offsets: {error}"));
+                None
+            }
+        }
+    }
+
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let stored = self.stored_offsets(tpl).unwrap_or_default();
+        let fallback = match self.start {
+            StartFrom::Earliest => Offset::Beginning,
+            StartFrom::Latest => Offset::End,
+        };
+        let partitions: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        for (index, (topic, partition)) in partitions.iter().enumerate() {
+            let next = stored.get(index).copied().flatten();
+            let offset = next.map_or(fallback, Offset::Offset);
+            if let Err(e) = tpl.set_partition_offset(topic, *partition, offset) {
+                self.shared
+                    .set_last_error(format!("setting start offset of {topic}/{partition}: {e}"));
+            }
+            self.shared.assign(topic, *partition, next);
+        }
+        let result = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
+            _ => consumer.assign(tpl),
+        };
+        if let Err(e) = result {
+            self.shared
+                .set_last_error(format!("assigning partitions: {e}"));
+        }
+    }
+
+    fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        // Redis holds the real offsets; this commit only keeps Kafka's view (lag tools) current.
+        let _ = consumer.commit_consumer_state(CommitMode::Async);
+        for e in tpl.elements() {
+            self.shared.revoke(e.topic(), e.partition());
+        }
+        let result = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),
+            _ => consumer.unassign(),
+        };
+        if let Err(e) = result {
+            self.shared
+                .set_last_error(format!("revoking partitions: {e}"));
+        }
+    }
+}
+
+impl ClientContext for SinkContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        kafka_log::forward(&self.name, level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.shared
+            .set_last_error(format!("kafka: {error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for SinkContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.on_assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
+            other => {
+                self.shared
+                    .set_last_error(format!("rebalance error: {other:?}"));
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}

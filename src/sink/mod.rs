@@ -1,0 +1,4 @@
+pub mod apply;
+pub mod context;
+pub mod shared;
+pub mod worker;
