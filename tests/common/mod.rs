@@ -127,6 +127,8 @@ pub struct ServerOptions {
     pub module: bool,
     pub module_args: Vec<String>,
     pub extra: Vec<String>,
+    /// Lines of a redis.conf written into the server's directory and passed first.
+    pub config_lines: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -137,6 +139,7 @@ impl Default for ServerOptions {
             module: true,
             module_args: Vec::new(),
             extra: Vec::new(),
+            config_lines: Vec::new(),
         }
     }
 }
@@ -164,7 +167,13 @@ impl RedisServer {
     fn try_start(options: &ServerOptions) -> Option<RedisServer> {
         let port = free_port();
         let dir = scratch_dir("redis", port);
-        let mut args: Vec<String> = vec![
+        let mut args: Vec<String> = Vec::new();
+        if !options.config_lines.is_empty() {
+            let conf = dir.join("redis.conf");
+            std::fs::write(&conf, options.config_lines.join("\n") + "\n").expect("write conf");
+            args.push(conf.display().to_string());
+        }
+        args.extend([
             "--port".into(),
             port.to_string(),
             "--bind".into(),
@@ -179,7 +188,7 @@ impl RedisServer {
             "yes".into(),
             "--logfile".into(),
             "server.log".into(),
-        ];
+        ]);
         if options.rejson {
             args.push("--loadmodule".into());
             args.push(rejson_path().display().to_string());
@@ -212,6 +221,59 @@ impl RedisServer {
         None // dropping `server` kills it
     }
 
+    /// Starts a server that must refuse to start; returns its log.
+    pub fn start_expecting_exit(options: ServerOptions) -> String {
+        let port = free_port();
+        let dir = scratch_dir("redis-fail", port);
+        let log = dir.join("server.log");
+        let mut args = vec![
+            "--port".to_string(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--logfile".into(),
+            log.display().to_string(),
+            "--loadmodule".into(),
+            module_path().display().to_string(),
+        ];
+        args.extend(options.module_args.iter().cloned());
+        let mut child = Command::new(&options.binary)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server started although it should have refused");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        text
+    }
+
+    /// Waits for the process to exit (after SHUTDOWN); false if it is still running at the deadline.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     fn try_conn(&self) -> redis::RedisResult<Connection> {
         let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
         client.get_connection_with_timeout(Duration::from_secs(2))
@@ -225,10 +287,17 @@ impl RedisServer {
         self.child.id()
     }
 
+    /// Threads of the server process, leaving out jemalloc's background threads, whose number
+    /// grows with allocation activity on its own.
     pub fn threads(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
-            .map(|d| d.count())
-            .unwrap_or(0)
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
+            return 0;
+        };
+        tasks
+            .filter_map(|t| t.ok())
+            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+            .filter(|name| !name.starts_with("jemalloc_bg_thd"))
+            .count()
     }
 
     pub fn log(&self) -> String {
@@ -435,7 +504,7 @@ impl Rec {
         }
     }
 
-    pub fn to_partition(mut self, partition: i32) -> Rec {
+    pub fn in_partition(mut self, partition: i32) -> Rec {
         self.partition = Some(partition);
         self
     }

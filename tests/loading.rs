@@ -1,0 +1,256 @@
+//! The module loads where we promise (Redis 7.0 by MODULE LOAD and loadmodule, Valkey 8), takes
+//! its configuration, and leaves nothing behind on MODULE UNLOAD and SHUTDOWN.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn module_load_and_unload_with_a_running_sink_leaves_no_thread() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("t", 2);
+    produce(&kafka.bootstrap(), "t", &[Rec::kv("a", "1")]);
+    let redis = RedisServer::start_with(ServerOptions {
+        module: false,
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    let baseline = redis.threads();
+    let path = module_path().display().to_string();
+    for round in 0..2 {
+        assert_eq!(cmd::<String>(&mut conn, &["MODULE", "LOAD", &path]), "OK");
+        let bootstrap = kafka.bootstrap();
+        let name = format!("s{round}");
+        cmd::<String>(
+            &mut conn,
+            &[
+                "KAFKA.SINK.CREATE",
+                &name,
+                "TOPICS",
+                "t",
+                "BROKERS",
+                &bootstrap,
+            ],
+        );
+        cmd::<(i64, i64)>(
+            &mut conn,
+            &["KAFKA.PRODUCE", "t", "v", "KEY", "p", "BROKERS", &bootstrap],
+        );
+        wait_until("sink applied records", DEADLINE, || {
+            cmd::<i64>(&mut conn, &["EXISTS", "t:a", "t:p"]) == 2
+        });
+        assert!(redis.threads() > baseline);
+        assert_eq!(
+            cmd::<String>(&mut conn, &["MODULE", "UNLOAD", "kafka"]),
+            "OK"
+        );
+        wait_until("threads back to baseline", DEADLINE, || {
+            redis.threads() == baseline
+        });
+        assert_eq!(cmd::<String>(&mut conn, &["PING"]), "PONG");
+        cmd::<i64>(
+            &mut conn,
+            &["DEL", "t:a", "t:p", &format!("__kafka:offsets:{name}")],
+        );
+    }
+}
+
+#[test]
+fn loadmodule_in_config_file_with_kafka_settings() {
+    let redis = RedisServer::start_with(ServerOptions {
+        module: false,
+        config_lines: vec![
+            format!("loadmodule {}", module_path().display()),
+            "kafka.brokers 127.0.0.1:19092".into(),
+            "kafka.slice-max-records 250".into(),
+        ],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    let brokers: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.brokers"]);
+    assert_eq!(brokers, vec!["kafka.brokers", "127.0.0.1:19092"]);
+    let slice: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.slice-max-records"]);
+    assert_eq!(slice[1], "250");
+}
+
+#[test]
+fn module_arguments_and_config_set() {
+    let redis = RedisServer::start_with(ServerOptions {
+        module_args: vec![
+            "kafka.brokers".into(),
+            "127.0.0.1:1".into(),
+            "embedded-broker".into(),
+            "no".into(),
+        ],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    let brokers: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.brokers"]);
+    assert_eq!(brokers[1], "127.0.0.1:1");
+    cmd::<String>(
+        &mut conn,
+        &["CONFIG", "SET", "kafka.brokers", "127.0.0.1:2"],
+    );
+    let brokers: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.brokers"]);
+    assert_eq!(brokers[1], "127.0.0.1:2");
+    cmd::<String>(&mut conn, &["KAFKA.SINK.CREATE", "s", "TOPICS", "t"]);
+    assert_eq!(
+        status_field::<String>(&mut conn, "s", "brokers"),
+        "127.0.0.1:2"
+    );
+    let error = cmd_err(
+        &mut conn,
+        &["CONFIG", "SET", "kafka.slice-max-records", "0"],
+    );
+    assert!(error.starts_with("ERR"), "{error}");
+    let error = cmd_err(
+        &mut conn,
+        &["CONFIG", "SET", "kafka.embedded-broker", "maybe"],
+    );
+    assert!(error.starts_with("ERR"), "{error}");
+    let error = cmd_err(&mut conn, &["CONFIG", "SET", "kafka.log-level", "loud"]);
+    assert!(error.starts_with("ERR"), "{error}");
+}
+
+#[test]
+fn unknown_module_argument_refuses_to_load_with_a_reason() {
+    let log = RedisServer::start_expecting_exit(ServerOptions {
+        module_args: vec!["kafka.bogus".into(), "1".into()],
+        ..ServerOptions::default()
+    });
+    assert!(
+        log.contains("unknown module argument 'kafka.bogus'"),
+        "{log}"
+    );
+}
+
+#[test]
+fn shutdown_with_running_sink_exits_promptly() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("t", 1);
+    let mut redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let bootstrap = kafka.bootstrap();
+    cmd::<String>(
+        &mut conn,
+        &[
+            "KAFKA.SINK.CREATE",
+            "s",
+            "TOPICS",
+            "t",
+            "BROKERS",
+            &bootstrap,
+        ],
+    );
+    produce(&bootstrap, "t", &[Rec::kv("a", "1")]);
+    wait_until("record applied", DEADLINE, || {
+        cmd::<i64>(&mut conn, &["EXISTS", "t:a"]) == 1
+    });
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut conn);
+    assert!(
+        redis.wait_exit(Duration::from_secs(15)),
+        "redis-server did not exit"
+    );
+    assert!(redis.log().contains("ready to exit"), "{}", redis.log());
+}
+
+#[test]
+fn valkey_runs_a_sink() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("vk", 2);
+    produce(
+        &kafka.bootstrap(),
+        "vk",
+        &(0..50)
+            .map(|i| Rec::kv(&format!("k{i}"), &format!(r#"{{"i":{i}}}"#)))
+            .collect::<Vec<_>>(),
+    );
+    let redis = RedisServer::start_with(ServerOptions {
+        binary: valkey_server(),
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    let bootstrap = kafka.bootstrap();
+    cmd::<String>(
+        &mut conn,
+        &[
+            "KAFKA.SINK.CREATE",
+            "vk",
+            "TOPICS",
+            "vk",
+            "TYPE",
+            "HASH",
+            "BROKERS",
+            &bootstrap,
+        ],
+    );
+    wait_until("50 hashes", DEADLINE, || {
+        status_field::<i64>(&mut conn, "vk", "records") == 50
+    });
+    assert_eq!(cmd::<String>(&mut conn, &["HGET", "vk:k7", "i"]), "7");
+    let (partition, _offset): (i64, i64) = cmd(
+        &mut conn,
+        &[
+            "KAFKA.PRODUCE",
+            "vk",
+            r#"{"i":99}"#,
+            "KEY",
+            "k99",
+            "BROKERS",
+            &bootstrap,
+        ],
+    );
+    assert!((0..2).contains(&partition));
+    wait_until("produced record applied", DEADLINE, || {
+        cmd::<i64>(&mut conn, &["EXISTS", "vk:k99"]) == 1
+    });
+    assert_eq!(
+        cmd::<String>(&mut conn, &["MODULE", "UNLOAD", "kafka"]),
+        "OK"
+    );
+    assert_eq!(cmd::<String>(&mut conn, &["PING"]), "PONG");
+}
+
+#[test]
+fn embedded_broker_runs_the_seed_scenario_without_any_kafka() {
+    let redis = RedisServer::start_with(ServerOptions {
+        module_args: vec!["kafka.embedded-broker".into(), "yes".into()],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    cmd::<String>(
+        &mut conn,
+        &[
+            "KAFKA.SINK.CREATE",
+            "pageviews",
+            "TOPICS",
+            "pageviews",
+            "TYPE",
+            "JSON",
+            "KEY",
+            "pageviews:${key}",
+        ],
+    );
+    let _: (i64, i64) = cmd(
+        &mut conn,
+        &[
+            "KAFKA.PRODUCE",
+            "pageviews",
+            r#"{"userid":1451,"url":"/home"}"#,
+            "KEY",
+            "1451",
+        ],
+    );
+    wait_until("pageviews:1451", DEADLINE, || {
+        cmd::<i64>(&mut conn, &["EXISTS", "pageviews:1451"]) == 1
+    });
+    let doc: String = cmd(&mut conn, &["JSON.GET", "pageviews:1451"]);
+    assert_eq!(doc, r#"{"userid":1451,"url":"/home"}"#);
+    assert_eq!(
+        status_field::<String>(&mut conn, "pageviews", "embedded_broker"),
+        "yes"
+    );
+    let brokers: String = status_field(&mut conn, "pageviews", "brokers");
+    assert!(brokers.starts_with("127.0.0.1:"), "{brokers}");
+}
