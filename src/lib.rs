@@ -5,6 +5,7 @@ mod brokers;
 mod commands;
 mod embedded;
 mod gil;
+mod glob;
 mod kafka_config;
 mod kafka_log;
 mod lifecycle;
@@ -17,6 +18,10 @@ mod registry;
 mod settings;
 mod sink;
 mod sink_parse;
+mod source_parse;
+mod source_record;
+mod source_spec;
+mod source_template;
 mod spec;
 mod template;
 
@@ -56,6 +61,8 @@ redis_module! {
     commands: [
         ["kafka.sink.create", commands::sink::create, "write deny-oom", 0, 0, 0, ""],
         ["kafka.sink.delete", commands::sink::delete, "write", 0, 0, 0, ""],
+        ["kafka.sink.pause", commands::sink::pause, "write", 0, 0, 0, ""],
+        ["kafka.sink.resume", commands::sink::resume, "write deny-oom", 0, 0, 0, ""],
         ["kafka.sink.list", commands::sink::list, "readonly", 0, 0, 0, ""],
         ["kafka.status", commands::status::status, "readonly", 0, 0, 0, ""],
         ["kafka.produce", commands::produce::produce, "", 0, 0, 0, ""],

@@ -1,7 +1,7 @@
-//! Pure mapping from one Kafka record to the single Redis write that applies it.
+//! Pure mapping from one Kafka record to the Redis write that applies it.
 
-use crate::record::Record;
-use crate::spec::SinkType;
+use crate::record::{Record, TTL_HEADER};
+use crate::spec::{SinkSpec, SinkType};
 use crate::template::{append_scalar, Template};
 use serde_json::Value;
 
@@ -26,24 +26,82 @@ pub enum Write {
         key: Vec<u8>,
         fields: Vec<(Vec<u8>, Vec<u8>)>,
     },
-    /// The record has nothing to apply (a tombstone for an append-only type); its offset still advances.
+    Push {
+        key: Vec<u8>,
+        member: Vec<u8>,
+        left: bool,
+    },
+    ListRemove {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    SetAdd {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    SetRemove {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    ZAdd {
+        key: Vec<u8>,
+        score: Vec<u8>,
+        member: Vec<u8>,
+    },
+    ZRemove {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    TsAdd {
+        key: Vec<u8>,
+        timestamp: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// A tombstone for an append-only type: nothing to write, counted as skipped.
     Skip,
+    /// Already dealt with by the error policy (skipped or sent to the DLQ): nothing to write.
+    Resolved,
 }
 
 impl Write {
     /// The Redis command and its arguments.
     pub fn command(&self) -> Option<(&'static str, Vec<&[u8]>)> {
         Some(match self {
-            Write::Set { key, value } => ("SET", vec![key.as_slice(), value.as_slice()]),
-            Write::Delete { key } => ("DEL", vec![key.as_slice()]),
+            Write::Set { key, value } => ("SET", vec![key, value]),
+            Write::Delete { key } => ("DEL", vec![key]),
             Write::HashSet { key, fields } => ("HSET", with_fields(key, None, fields)),
-            Write::JsonSet { key, document } => (
-                "JSON.SET",
-                vec![key.as_slice(), b"$".as_slice(), document.as_slice()],
-            ),
+            Write::JsonSet { key, document } => ("JSON.SET", vec![key, b"$", document]),
             Write::StreamAdd { key, fields } => ("XADD", with_fields(key, Some(b"*"), fields)),
-            Write::Skip => return None,
+            Write::Push { key, member, left } => {
+                (if *left { "LPUSH" } else { "RPUSH" }, vec![key, member])
+            }
+            Write::ListRemove { key, member } => ("LREM", vec![key, b"0", member]),
+            Write::SetAdd { key, member } => ("SADD", vec![key, member]),
+            Write::SetRemove { key, member } => ("SREM", vec![key, member]),
+            Write::ZAdd { key, score, member } => ("ZADD", vec![key, score, member]),
+            Write::ZRemove { key, member } => ("ZREM", vec![key, member]),
+            Write::TsAdd {
+                key,
+                timestamp,
+                value,
+            } => ("TS.ADD", vec![key, timestamp, value]),
+            Write::Skip | Write::Resolved => return None,
         })
+    }
+
+    /// The key a TTL applies to: only writes that add data, never removals.
+    pub fn expiring_key(&self) -> Option<&[u8]> {
+        match self {
+            Write::Set { key, .. }
+            | Write::HashSet { key, .. }
+            | Write::JsonSet { key, .. }
+            | Write::StreamAdd { key, .. }
+            | Write::Push { key, .. }
+            | Write::SetAdd { key, .. }
+            | Write::ZAdd { key, .. }
+            | Write::TsAdd { key, .. } => Some(key),
+            _ => None,
+        }
     }
 }
 
@@ -62,36 +120,115 @@ fn with_fields<'a>(
     args
 }
 
+/// One record's effect: the write and, when the key should expire, its TTL in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub write: Write,
+    pub ttl: Option<u64>,
+}
+
+impl Mapped {
+    pub fn resolved() -> Mapped {
+        Mapped {
+            write: Write::Resolved,
+            ttl: None,
+        }
+    }
+}
+
 /// How one sink turns records into writes.
 #[derive(Debug, Clone)]
 pub struct Mapper {
     sink_type: SinkType,
     key: Template,
+    member: Template,
+    score: Template,
+    push_left: bool,
+    ttl: Option<u64>,
 }
 
 impl Mapper {
-    pub fn new(sink_type: SinkType, key: Template) -> Mapper {
-        Mapper { sink_type, key }
+    pub fn new(spec: &SinkSpec) -> Mapper {
+        Mapper {
+            sink_type: spec.sink_type,
+            key: spec.key.clone(),
+            member: spec.member.clone(),
+            score: spec.score.clone(),
+            push_left: spec.push_left,
+            ttl: spec.ttl,
+        }
     }
 
-    pub fn map(&self, record: &Record<'_>) -> Result<Write, String> {
-        let must_be_json = matches!(self.sink_type, SinkType::Hash | SinkType::Json);
-        let wants_json =
-            must_be_json || self.sink_type == SinkType::Stream || self.key.needs_json();
+    fn needs_json(&self) -> bool {
+        let templates_need_json = self.key.needs_json()
+            || (self.sink_type.has_members() && self.member.needs_json())
+            || (self.sink_type == SinkType::Zset && self.score.needs_json());
+        templates_need_json || self.sink_type == SinkType::Stream || self.value_must_be_json()
+    }
+
+    fn value_must_be_json(&self) -> bool {
+        matches!(self.sink_type, SinkType::Hash | SinkType::Json)
+    }
+
+    pub fn map(&self, record: &Record<'_>) -> Result<Mapped, String> {
+        let ttl = self.ttl_for(record)?;
+        let write = self.write_for(record)?;
+        let ttl = write.expiring_key().and(ttl);
+        Ok(Mapped { write, ttl })
+    }
+
+    fn ttl_for(&self, record: &Record<'_>) -> Result<Option<u64>, String> {
+        let Some(header) = record.ttl_header else {
+            return Ok(self.ttl);
+        };
+        let seconds = std::str::from_utf8(header)
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "header {TTL_HEADER} must be whole seconds, got '{}'",
+                    String::from_utf8_lossy(header)
+                )
+            })?;
+        // 0 means "this record does not expire", overriding the sink's TTL.
+        Ok((seconds > 0).then_some(seconds))
+    }
+
+    fn write_for(&self, record: &Record<'_>) -> Result<Write, String> {
         let json = match record.value {
-            Some(bytes) if wants_json => match serde_json::from_slice::<Value>(bytes) {
+            Some(bytes) if self.needs_json() => match serde_json::from_slice::<Value>(bytes) {
                 Ok(v) => Some(v),
-                Err(e) if must_be_json => return Err(format!("value is not JSON: {e}")),
+                Err(e) if self.value_must_be_json() => {
+                    return Err(format!("value is not JSON: {e}"))
+                }
                 Err(_) => None,
             },
             _ => None,
         };
-        if record.value.is_none() && self.sink_type == SinkType::Stream {
+        let json = json.as_ref();
+        if record.value.is_none()
+            && matches!(self.sink_type, SinkType::Stream | SinkType::Timeseries)
+        {
             return Ok(Write::Skip);
         }
-        let key = self.key.render(record, json.as_ref())?;
+        let key = self.key.render(record, json)?;
+        let member = || self.member.render(record, json);
         let Some(value) = record.value else {
-            return Ok(Write::Delete { key });
+            return Ok(match self.sink_type {
+                SinkType::List => Write::ListRemove {
+                    key,
+                    member: member()?,
+                },
+                SinkType::Set => Write::SetRemove {
+                    key,
+                    member: member()?,
+                },
+                SinkType::Zset => Write::ZRemove {
+                    key,
+                    member: member()?,
+                },
+                _ => Write::Delete { key },
+            });
         };
         Ok(match self.sink_type {
             SinkType::String => Write::Set {
@@ -123,16 +260,49 @@ impl Mapper {
                     fields: vec![(b"value".to_vec(), value.to_vec())],
                 },
             },
+            SinkType::List => Write::Push {
+                key,
+                member: member()?,
+                left: self.push_left,
+            },
+            SinkType::Set => Write::SetAdd {
+                key,
+                member: member()?,
+            },
+            SinkType::Zset => Write::ZAdd {
+                key,
+                score: number(&self.score.render(record, json)?, "score")?,
+                member: member()?,
+            },
+            SinkType::Timeseries => Write::TsAdd {
+                key,
+                timestamp: record
+                    .timestamp
+                    .map_or_else(|| b"*".to_vec(), |ts| ts.to_string().into_bytes()),
+                value: number(value, "value")?,
+            },
         })
     }
 }
 
-fn object_fields(map: serde_json::Map<String, Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    map.into_iter()
+/// Checks that `text` is a number Redis accepts and returns it trimmed.
+fn number(text: &[u8], what: &str) -> Result<Vec<u8>, String> {
+    let trimmed = std::str::from_utf8(text).map(str::trim).unwrap_or("");
+    match trimmed.parse::<f64>() {
+        Ok(n) if !n.is_nan() => Ok(trimmed.as_bytes().to_vec()),
+        _ => Err(format!(
+            "{what} is not a number: '{}'",
+            String::from_utf8_lossy(text)
+        )),
+    }
+}
+
+fn object_fields(map: &serde_json::Map<String, Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    map.iter()
         .map(|(field, value)| {
             let mut text = Vec::new();
-            append_scalar(&value, &mut text);
-            (field.into_bytes(), text)
+            append_scalar(value, &mut text);
+            (field.as_bytes().to_vec(), text)
         })
         .collect()
 }
@@ -140,27 +310,55 @@ fn object_fields(map: serde_json::Map<String, Value>) -> Vec<(Vec<u8>, Vec<u8>)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::Args;
+    use crate::sink_parse::parse_sink_create;
 
     fn rec<'a>(key: Option<&'a [u8]>, value: Option<&'a [u8]>) -> Record<'a> {
         Record {
             topic: "t",
             partition: 0,
             offset: 7,
-            timestamp: None,
+            timestamp: Some(1_700_000_000_123),
             key,
             value,
+            ttl_header: None,
         }
     }
 
-    fn mapper(sink_type: SinkType, key: &str) -> Mapper {
-        Mapper::new(sink_type, Template::parse(key).unwrap())
+    fn mapper(options: &str) -> Mapper {
+        let line = format!("s TOPICS t {options}");
+        let items = line
+            .split_whitespace()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        Mapper::new(&parse_sink_create(Args::new(items)).unwrap())
+    }
+
+    fn write(m: &Mapper, r: Record<'_>) -> Write {
+        m.map(&r).unwrap().write
+    }
+
+    fn command(m: &Mapper, r: Record<'_>) -> (String, Vec<String>) {
+        let w = write(m, r);
+        let (name, args) = w.command().unwrap();
+        (
+            name.to_string(),
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).to_string())
+                .collect(),
+        )
+    }
+
+    fn cmd(name: &str, args: &[&str]) -> (String, Vec<String>) {
+        (
+            name.to_string(),
+            args.iter().map(|a| a.to_string()).collect(),
+        )
     }
 
     #[test]
     fn string_stores_raw_bytes() {
-        let w = mapper(SinkType::String, "${topic}:${key}")
-            .map(&rec(Some(b"k"), Some(b"\x00not json\xff")))
-            .unwrap();
+        let w = write(&mapper(""), rec(Some(b"k"), Some(b"\x00not json\xff")));
         assert_eq!(
             w,
             Write::Set {
@@ -168,15 +366,12 @@ mod tests {
                 value: b"\x00not json\xff".to_vec()
             }
         );
-        assert_eq!(w.command().unwrap().0, "SET");
     }
 
     #[test]
     fn tombstone_deletes_key_for_keyed_types() {
-        for t in [SinkType::String, SinkType::Hash, SinkType::Json] {
-            let w = mapper(t, "${topic}:${key}")
-                .map(&rec(Some(b"k"), None))
-                .unwrap();
+        for t in ["STRING", "HASH", "JSON"] {
+            let w = write(&mapper(&format!("TYPE {t}")), rec(Some(b"k"), None));
             assert_eq!(
                 w,
                 Write::Delete {
@@ -187,21 +382,20 @@ mod tests {
     }
 
     #[test]
-    fn tombstone_is_skipped_for_streams() {
-        let w = mapper(SinkType::Stream, "${topic}")
-            .map(&rec(Some(b"k"), None))
-            .unwrap();
-        assert_eq!(w, Write::Skip);
-        assert!(w.command().is_none());
+    fn tombstone_is_skipped_for_streams_and_timeseries() {
+        for t in ["STREAM", "TIMESERIES"] {
+            let w = write(&mapper(&format!("TYPE {t}")), rec(Some(b"k"), None));
+            assert_eq!(w, Write::Skip);
+            assert!(w.command().is_none());
+        }
     }
 
     #[test]
     fn hash_flattens_object_scalars_and_keeps_nested_as_json() {
         let v = br#"{"name":"ann","age":31,"vip":true,"tags":["a"],"addr":{"city":"x"},"n":null}"#;
-        let w = mapper(SinkType::Hash, "${key}")
-            .map(&rec(Some(b"u1"), Some(v)))
-            .unwrap();
-        let Write::HashSet { key, fields } = w else {
+        let Write::HashSet { key, fields } =
+            write(&mapper("TYPE HASH KEY ${key}"), rec(Some(b"u1"), Some(v)))
+        else {
             panic!("not a hash write")
         };
         assert_eq!(key, b"u1");
@@ -209,17 +403,21 @@ mod tests {
             .into_iter()
             .map(|(f, v)| (String::from_utf8(f).unwrap(), String::from_utf8(v).unwrap()))
             .collect();
-        assert!(text.contains(&("name".into(), "ann".into())));
-        assert!(text.contains(&("age".into(), "31".into())));
-        assert!(text.contains(&("vip".into(), "true".into())));
-        assert!(text.contains(&("tags".into(), r#"["a"]"#.into())));
-        assert!(text.contains(&("addr".into(), r#"{"city":"x"}"#.into())));
-        assert!(text.contains(&("n".into(), "null".into())));
+        for pair in [
+            ("name", "ann"),
+            ("age", "31"),
+            ("vip", "true"),
+            ("tags", r#"["a"]"#),
+            ("addr", r#"{"city":"x"}"#),
+            ("n", "null"),
+        ] {
+            assert!(text.contains(&(pair.0.into(), pair.1.into())), "{pair:?}");
+        }
     }
 
     #[test]
     fn hash_rejects_non_objects() {
-        let m = mapper(SinkType::Hash, "${key}");
+        let m = mapper("TYPE HASH");
         assert!(m
             .map(&rec(Some(b"k"), Some(b"not json")))
             .unwrap_err()
@@ -232,42 +430,122 @@ mod tests {
 
     #[test]
     fn json_requires_valid_json_and_uses_root_path() {
-        let m = mapper(SinkType::Json, "pv:${value.userid}");
-        let w = m.map(&rec(None, Some(br#"{"userid":1451}"#))).unwrap();
+        let m = mapper("TYPE JSON KEY pv:${value.userid}");
         assert_eq!(
-            w.command().unwrap(),
-            (
-                "JSON.SET",
-                vec![&b"pv:1451"[..], b"$", br#"{"userid":1451}"#]
-            )
+            command(&m, rec(None, Some(br#"{"userid":1451}"#))),
+            cmd("JSON.SET", &["pv:1451", "$", r#"{"userid":1451}"#])
         );
         assert!(m.map(&rec(None, Some(b"{oops"))).is_err());
     }
 
     #[test]
     fn stream_adds_object_fields_or_single_value_field() {
-        let m = mapper(SinkType::Stream, "${topic}");
-        let w = m.map(&rec(None, Some(br#"{"a":1}"#))).unwrap();
+        let m = mapper("TYPE STREAM");
         assert_eq!(
-            w.command().unwrap(),
-            ("XADD", vec![&b"t"[..], b"*", b"a", b"1"])
+            command(&m, rec(None, Some(br#"{"a":1}"#))),
+            cmd("XADD", &["t", "*", "a", "1"])
         );
-        let w = m.map(&rec(None, Some(b"42"))).unwrap();
         assert_eq!(
-            w.command().unwrap(),
-            ("XADD", vec![&b"t"[..], b"*", b"value", b"42"])
+            command(&m, rec(None, Some(b"42"))),
+            cmd("XADD", &["t", "*", "value", "42"])
         );
-        let w = m.map(&rec(None, Some(b"plain text"))).unwrap();
         assert_eq!(
-            w.command().unwrap(),
-            ("XADD", vec![&b"t"[..], b"*", b"value", b"plain text"])
+            command(&m, rec(None, Some(b"plain text"))),
+            cmd("XADD", &["t", "*", "value", "plain text"])
         );
         assert!(m.map(&rec(None, Some(b"{}"))).is_err());
     }
 
     #[test]
+    fn list_pushes_member_and_tombstone_removes_it() {
+        let m = mapper("TYPE LIST");
+        assert_eq!(
+            command(&m, rec(Some(b"k1"), Some(b"x"))),
+            cmd("RPUSH", &["t", "k1"])
+        );
+        assert_eq!(
+            command(&m, rec(Some(b"k1"), None)),
+            cmd("LREM", &["t", "0", "k1"])
+        );
+        let left = mapper("TYPE LIST PUSH LEFT MEMBER ${value}");
+        assert_eq!(
+            command(&left, rec(Some(b"k1"), Some(b"x"))),
+            cmd("LPUSH", &["t", "x"])
+        );
+    }
+
+    #[test]
+    fn set_adds_and_removes_members() {
+        let m = mapper("TYPE SET KEY users");
+        assert_eq!(
+            command(&m, rec(Some(b"ann"), Some(b"1"))),
+            cmd("SADD", &["users", "ann"])
+        );
+        assert_eq!(
+            command(&m, rec(Some(b"ann"), None)),
+            cmd("SREM", &["users", "ann"])
+        );
+    }
+
+    #[test]
+    fn zset_scores_from_a_template_and_checks_numbers() {
+        let m = mapper("TYPE ZSET MEMBER ${value.user} SCORE ${value.points}");
+        assert_eq!(
+            command(
+                &m,
+                rec(Some(b"k"), Some(br#"{"user":"ann","points":12.5}"#))
+            ),
+            cmd("ZADD", &["t", "12.5", "ann"])
+        );
+        let err = m
+            .map(&rec(Some(b"k"), Some(br#"{"user":"ann","points":"lots"}"#)))
+            .unwrap_err();
+        assert!(err.contains("score is not a number"), "{err}");
+        let plain = mapper("TYPE ZSET");
+        assert_eq!(
+            command(&plain, rec(Some(b"m"), Some(b" 3 "))),
+            cmd("ZADD", &["t", "3", "m"])
+        );
+        assert_eq!(
+            command(&plain, rec(Some(b"m"), None)),
+            cmd("ZREM", &["t", "m"])
+        );
+    }
+
+    #[test]
+    fn timeseries_adds_value_at_record_timestamp() {
+        let m = mapper("TYPE TIMESERIES KEY ts:${key}");
+        assert_eq!(
+            command(&m, rec(Some(b"cpu"), Some(b"0.75"))),
+            cmd("TS.ADD", &["ts:cpu", "1700000000123", "0.75"])
+        );
+        assert!(m
+            .map(&rec(Some(b"cpu"), Some(b"hot")))
+            .unwrap_err()
+            .contains("value is not a number"));
+    }
+
+    #[test]
+    fn ttl_from_sink_and_header_only_on_writes() {
+        let m = mapper("TTL 60");
+        assert_eq!(m.map(&rec(Some(b"k"), Some(b"v"))).unwrap().ttl, Some(60));
+        assert_eq!(m.map(&rec(Some(b"k"), None)).unwrap().ttl, None);
+        let mut r = rec(Some(b"k"), Some(b"v"));
+        r.ttl_header = Some(b"5");
+        assert_eq!(m.map(&r).unwrap().ttl, Some(5));
+        r.ttl_header = Some(b"0");
+        assert_eq!(m.map(&r).unwrap().ttl, None);
+        r.ttl_header = Some(b"soon");
+        assert!(m.map(&r).unwrap_err().contains("redis.ttl"));
+        let no_default = mapper("TYPE SET");
+        let mut r = rec(Some(b"k"), Some(b"v"));
+        r.ttl_header = Some(b"9");
+        assert_eq!(no_default.map(&r).unwrap().ttl, Some(9));
+    }
+
+    #[test]
     fn string_key_from_json_field_when_value_is_not_json_fails_cleanly() {
-        let m = mapper(SinkType::String, "${value.id}");
+        let m = mapper("KEY ${value.id}");
         assert!(m
             .map(&rec(None, Some(b"plain")))
             .unwrap_err()

@@ -1,19 +1,18 @@
-//! The bridges this Redis runs, by name. Touched by command handlers on the main thread; workers
-//! only hold their own `SinkShared`.
+//! The bridges this Redis runs, by name. Touched by command handlers on the main thread (which
+//! holds the Redis lock); workers only hold their sink's `SinkShared` and their run.
 
-use crate::sink::shared::SinkShared;
+use crate::sink::shared::{SinkShared, State};
 use crate::sink::worker;
 use crate::spec::SinkSpec;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub struct SinkEntry {
     pub spec: Arc<SinkSpec>,
     pub shared: Arc<SinkShared>,
-    worker: Option<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -34,16 +33,32 @@ pub fn contains(name: &str) -> bool {
     with(|r| r.sinks.contains_key(name))
 }
 
+fn spawn_workers(
+    spec: &Arc<SinkSpec>,
+    shared: &Arc<SinkShared>,
+) -> Result<Vec<JoinHandle<()>>, String> {
+    let run = shared.begin_run();
+    let mut handles = Vec::with_capacity(spec.tasks);
+    for task in 0..spec.tasks {
+        let (spec, worker_shared, run) = (spec.clone(), shared.clone(), run.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("kafka-sink-{task}"))
+            .spawn(move || worker::run(spec, worker_shared, run, task));
+        match handle {
+            Ok(handle) => handles.push(handle),
+            Err(e) => {
+                shared.stop_run(State::Stopped);
+                return Err(format!("starting worker thread: {e}"));
+            }
+        }
+    }
+    Ok(handles)
+}
+
 pub fn start_sink(spec: SinkSpec, brokers: String) -> Result<(), String> {
     let spec = Arc::new(spec);
     let shared = Arc::new(SinkShared::new(brokers));
-    let handle = {
-        let (spec, shared) = (spec.clone(), shared.clone());
-        std::thread::Builder::new()
-            .name(format!("kafka-sink-{}", spec.name))
-            .spawn(move || worker::run(spec, shared))
-            .map_err(|e| format!("starting worker thread: {e}"))?
-    };
+    let workers = spawn_workers(&spec, &shared)?;
     with(|r| {
         r.retired.retain(|h| !h.is_finished());
         r.sinks.insert(
@@ -51,23 +66,64 @@ pub fn start_sink(spec: SinkSpec, brokers: String) -> Result<(), String> {
             SinkEntry {
                 spec: spec.clone(),
                 shared,
-                worker: Some(handle),
+                workers,
             },
         );
     });
     Ok(())
 }
 
-/// Removes the sink and tells its worker to stop. Called with the Redis lock held, so once this
-/// returns the worker can write nothing more.
+/// Removes the sink and stops its workers. Called with the Redis lock held, so once this returns
+/// the workers can write nothing more.
 pub fn remove_sink(name: &str) -> bool {
     with(|r| match r.sinks.remove(name) {
         Some(mut entry) => {
-            entry.shared.stop.store(true, Ordering::Release);
-            r.retired.extend(entry.worker.take());
+            entry.shared.stop_run(State::Stopped);
+            r.retired.append(&mut entry.workers);
             true
         }
         None => false,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    Done,
+    Unknown,
+    AlreadyThere,
+}
+
+pub fn pause_sink(name: &str) -> Change {
+    with(|r| {
+        let Some(entry) = r.sinks.get_mut(name) else {
+            return Change::Unknown;
+        };
+        if entry.workers.is_empty() {
+            return Change::AlreadyThere;
+        }
+        entry.shared.stop_run(State::Paused);
+        let mut stopped = std::mem::take(&mut entry.workers);
+        r.retired.append(&mut stopped);
+        Change::Done
+    })
+}
+
+/// Starts a paused sink again, or retries a failed one from its stored offsets.
+pub fn resume_sink(name: &str) -> Result<Change, String> {
+    with(|r| {
+        let Some(entry) = r.sinks.get_mut(name) else {
+            return Ok(Change::Unknown);
+        };
+        let failed = entry.shared.state() == State::Failed;
+        if !entry.workers.is_empty() && !failed {
+            return Ok(Change::AlreadyThere);
+        }
+        // A failed run's workers are done or finishing; they write nothing once stopped.
+        entry.shared.stop_run(State::Stopped);
+        let mut old = std::mem::take(&mut entry.workers);
+        r.retired.append(&mut old);
+        entry.workers = spawn_workers(&entry.spec, &entry.shared)?;
+        Ok(Change::Done)
     })
 }
 
@@ -80,13 +136,13 @@ pub fn sink<T>(name: &str, f: impl FnOnce(&SinkEntry) -> T) -> Option<T> {
 }
 
 /// Stops every worker and waits for all of them (MODULE UNLOAD, SHUTDOWN). Workers give up the
-/// Redis lock wait as soon as they see the stop flag, so joining here cannot deadlock.
+/// Redis lock wait as soon as they see their run stopped, so joining here cannot deadlock.
 pub fn stop_all() {
     let handles: Vec<JoinHandle<()>> = with(|r| {
         let mut handles = std::mem::take(&mut r.retired);
         for (_, mut entry) in std::mem::take(&mut r.sinks) {
-            entry.shared.stop.store(true, Ordering::Release);
-            handles.extend(entry.worker.take());
+            entry.shared.stop_run(State::Stopped);
+            handles.append(&mut entry.workers);
         }
         handles
     });

@@ -170,6 +170,7 @@ mod tests {
             timestamp: Some(1700000000000),
             key,
             value,
+            ttl_header: None,
         }
     }
 

@@ -111,6 +111,51 @@ fn malformed_sink_commands_are_rejected_and_change_nothing() {
             "ERR sink name 's p' contains ' '",
         ),
         (&["KAFKA.SINK.DELETE", "nope"], "ERR no sink named 'nope'"),
+        (&["KAFKA.SINK.PAUSE", "nope"], "ERR no sink named 'nope'"),
+        (&["KAFKA.SINK.RESUME", "nope"], "ERR no sink named 'nope'"),
+        (&["KAFKA.SINK.PAUSE", "a", "b"], "ERR too many arguments"),
+        (
+            &[
+                "KAFKA.SINK.CREATE",
+                "s",
+                "TOPICS",
+                "t",
+                "TYPE",
+                "SET",
+                "SCORE",
+                "${value}",
+            ],
+            "ERR SCORE applies to TYPE ZSET, not SET",
+        ),
+        (
+            &["KAFKA.SINK.CREATE", "s", "TOPICS", "t", "TTL", "-1"],
+            "ERR TTL must be a whole number of seconds > 0",
+        ),
+        (
+            &["KAFKA.SINK.CREATE", "s", "TOPICS", "t", "ON-ERROR", "DLQ"],
+            "ERR missing topic for ON-ERROR DLQ",
+        ),
+        (
+            &["KAFKA.SINK.CREATE", "s", "TOPICS", "t", "TASKS", "0"],
+            "ERR TASKS must be a number from 1 to 64",
+        ),
+        (
+            &["KAFKA.SINK.CREATE", "s", "TOPICS", "t", "PATTERN", "x"],
+            "ERR give TOPICS or PATTERN once, not both",
+        ),
+        (
+            &[
+                "KAFKA.SINK.CREATE",
+                "s",
+                "TOPICS",
+                "t",
+                "TYPE",
+                "ZSET",
+                "MEMBER",
+                "${oops}",
+            ],
+            "ERR MEMBER: unknown placeholder",
+        ),
         (&["KAFKA.SINK.DELETE"], "ERR missing sink name"),
         (&["KAFKA.STATUS", "nope"], "ERR no bridge named 'nope'"),
         (
@@ -198,7 +243,7 @@ fn json_sink_needs_redisjson() {
         ],
     );
     assert!(
-        error.starts_with("ERR TYPE JSON needs the RedisJSON module"),
+        error.starts_with("ERR TYPE JSON needs the RedisJSON"),
         "{error}"
     );
     let sinks: Vec<redis::Value> = cmd(&mut conn, &["KAFKA.SINK.LIST"]);

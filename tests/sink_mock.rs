@@ -7,24 +7,8 @@ use common::*;
 use redis::Value;
 use std::collections::HashMap;
 
-/// The mock cluster keeps a departed group member until its session times out, so a sink
-/// re-created under the same group would wait out librdkafka's 45 s default.
-const FAST_GROUP: [&str; 6] = [
-    "CONFIG",
-    "session.timeout.ms",
-    "6000",
-    "CONFIG",
-    "heartbeat.interval.ms",
-    "500",
-];
-
 fn create_sink(conn: &mut redis::Connection, kafka: &MockKafka, name: &str, extra: &[&str]) {
-    let bootstrap = kafka.bootstrap();
-    let mut args = vec!["KAFKA.SINK.CREATE", name, "BROKERS", bootstrap.as_str()];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&FAST_GROUP);
-    let reply: String = cmd(conn, &args);
-    assert_eq!(reply, "OK");
+    common::create_sink(conn, &kafka.bootstrap(), name, extra);
 }
 
 fn exists(conn: &mut redis::Connection, key: &str) -> bool {

@@ -3,8 +3,8 @@
 use crate::commands::{command_args, error};
 use crate::embedded;
 use crate::registry::{self, SinkEntry};
+use crate::sink::shared::Counters;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
-use std::sync::atomic::Ordering;
 
 pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let mut args = command_args(args);
@@ -16,6 +16,10 @@ pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         return Err(error("KAFKA.STATUS takes at most one bridge name"));
     }
     registry::sink(&name, sink_status).ok_or_else(|| error(format!("no bridge named '{name}'")))
+}
+
+fn count(counter: &std::sync::atomic::AtomicU64) -> RedisValue {
+    RedisValue::Integer(Counters::get(counter) as i64)
 }
 
 fn optional_int(value: Option<i64>) -> RedisValue {
@@ -34,6 +38,8 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
                 topic.into(),
                 "partition".into(),
                 RedisValue::Integer(partition.into()),
+                "task".into(),
+                RedisValue::Integer(progress.task as i64),
                 "offset".into(),
                 optional_int(progress.next_offset),
                 "lag".into(),
@@ -54,11 +60,17 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
         "embedded_broker".into(),
         (if embedded { "yes" } else { "no" }).into(),
         "topics".into(),
-        entry.spec.topics.join(",").into(),
+        entry.spec.subscription.describe().into(),
+        "tasks".into(),
+        RedisValue::Integer(entry.spec.tasks as i64),
         "records".into(),
-        RedisValue::Integer(shared.records.load(Ordering::Relaxed) as i64),
+        count(&shared.counters.records),
         "errors".into(),
-        RedisValue::Integer(shared.errors.load(Ordering::Relaxed) as i64),
+        count(&shared.counters.errors),
+        "skipped".into(),
+        count(&shared.counters.skipped),
+        "dlq".into(),
+        count(&shared.counters.dlq),
         "last_error".into(),
         last_error
             .as_ref()

@@ -3,7 +3,7 @@
 //! them as one MULTI/EXEC. Records below the offset stored in Redis are skipped: that check,
 //! made under the lock, is what keeps the effect exactly-once across restarts and rebalances.
 
-use crate::mapping::Write;
+use crate::mapping::{Mapped, Write};
 use crate::offsets;
 use redis_module::{CallOptions, CallResult, Context};
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub struct Pending {
     pub partition: usize,
     pub offset: i64,
-    pub write: Result<Write, String>,
+    pub mapped: Result<Mapped, String>,
 }
 
 /// A partition seen in the current batch, with its field name in the offsets hash.
@@ -36,9 +36,10 @@ pub enum SliceEnd {
 }
 
 pub struct SliceReport {
-    /// Records consumed from the batch (applied, skipped as already applied, or Skip writes).
+    /// Records consumed from the batch: applied, skipped, or found already applied.
     pub consumed: usize,
     pub applied: u64,
+    pub skipped: u64,
     pub end: SliceEnd,
 }
 
@@ -63,6 +64,7 @@ pub fn apply_slice(
     let mut report = SliceReport {
         consumed: 0,
         applied: 0,
+        skipped: 0,
         end: SliceEnd::Limit,
     };
     if let Err(error) = refresh_stored(ctx, options, offsets_key, slots) {
@@ -79,8 +81,8 @@ pub fn apply_slice(
             report.consumed += 1;
             continue;
         }
-        let write = match &pending.write {
-            Ok(write) => write,
+        let mapped = match &pending.mapped {
+            Ok(mapped) => mapped,
             Err(error) => {
                 report.end = SliceEnd::Failed {
                     at: index,
@@ -89,25 +91,25 @@ pub fn apply_slice(
                 break;
             }
         };
-        if let Some((command, args)) = write.command() {
-            let reply: CallResult = ctx.call_ext(command, &options.data, args.as_slice());
-            if let Err(e) = reply {
-                let message = e.to_utf8_string().unwrap_or_default();
-                report.end = if is_temporary(&message) {
-                    SliceEnd::Temporary(message)
-                } else {
-                    SliceEnd::Failed {
-                        at: index,
-                        error: format!("{command} failed: {message}"),
-                    }
-                };
-                break;
-            }
+        if let Err(message) = execute(ctx, &options.data, mapped) {
+            report.end = if is_temporary(&message) {
+                SliceEnd::Temporary(message)
+            } else {
+                SliceEnd::Failed {
+                    at: index,
+                    error: message,
+                }
+            };
+            break;
+        }
+        match mapped.write {
+            Write::Skip => report.skipped += 1,
+            Write::Resolved => {}
+            _ => report.applied += 1,
         }
         slot.stored = Some(pending.offset + 1);
         slot.dirty = true;
         report.consumed += 1;
-        report.applied += 1;
     }
     let entries: Vec<(String, i64)> = slots
         .iter_mut()
@@ -128,6 +130,26 @@ pub fn apply_slice(
     report
 }
 
+/// Runs one record's write, then its EXPIRE; both land in the slice's MULTI/EXEC.
+fn execute(ctx: &Context, options: &CallOptions, mapped: &Mapped) -> Result<(), String> {
+    let Some((command, args)) = mapped.write.command() else {
+        return Ok(());
+    };
+    let reply: CallResult = ctx.call_ext(command, options, args.as_slice());
+    reply.map_err(|e| {
+        format!(
+            "{command} failed: {}",
+            e.to_utf8_string().unwrap_or_default()
+        )
+    })?;
+    if let (Some(ttl), Some(key)) = (mapped.ttl, mapped.write.expiring_key()) {
+        let seconds = ttl.to_string();
+        let reply: CallResult = ctx.call_ext("EXPIRE", options, &[key, seconds.as_bytes()][..]);
+        reply.map_err(|e| format!("EXPIRE failed: {}", e.to_utf8_string().unwrap_or_default()))?;
+    }
+    Ok(())
+}
+
 fn refresh_stored(
     ctx: &Context,
     options: &Options,
@@ -145,6 +167,10 @@ fn refresh_stored(
 
 /// Error replies that say "not now" rather than "never".
 pub fn is_temporary(message: &str) -> bool {
+    // Our own messages are "<COMMAND> failed: <reply>"; the reply carries the error code.
+    let reply = message
+        .split_once(" failed: ")
+        .map_or(message, |(_, reply)| reply);
     [
         "OOM",
         "LOADING",
@@ -154,7 +180,7 @@ pub fn is_temporary(message: &str) -> bool {
         "READONLY",
     ]
     .iter()
-    .any(|code| message.starts_with(code))
+    .any(|code| reply.starts_with(code))
 }
 
 #[cfg(test)]
@@ -173,5 +199,11 @@ mod tests {
             "WRONGTYPE Operation against a key holding the wrong kind of value"
         ));
         assert!(!is_temporary("ERR new objects must be created at the root"));
+        assert!(is_temporary(
+            "XADD failed: OOM command not allowed when used memory"
+        ));
+        assert!(!is_temporary(
+            "HSET failed: WRONGTYPE Operation against a key"
+        ));
     }
 }

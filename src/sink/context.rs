@@ -4,7 +4,7 @@
 use crate::gil::Gil;
 use crate::kafka_log;
 use crate::offsets;
-use crate::sink::shared::SinkShared;
+use crate::sink::shared::{Run, SinkShared};
 use crate::spec::StartFrom;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 pub struct SinkContext {
     pub shared: Arc<SinkShared>,
+    pub run: Arc<Run>,
     pub gil: Gil,
+    task: usize,
     name: String,
     offsets_key: String,
     start: StartFrom,
@@ -25,15 +27,27 @@ pub struct SinkContext {
 }
 
 impl SinkContext {
-    pub fn new(shared: Arc<SinkShared>, gil: Gil, name: &str, start: StartFrom) -> SinkContext {
-        SinkContext {
+    pub fn new(
+        shared: Arc<SinkShared>,
+        run: Arc<Run>,
+        task: usize,
+        name: &str,
+        start: StartFrom,
+    ) -> Option<SinkContext> {
+        Some(SinkContext {
             shared,
-            gil,
+            run,
+            gil: Gil::new()?,
+            task,
             name: name.to_string(),
             offsets_key: offsets::offsets_key(name),
             start,
             read_options: CallOptionsBuilder::new().errors_as_replies().build(),
-        }
+        })
+    }
+
+    pub fn task(&self) -> usize {
+        self.task
     }
 
     fn stored_offsets(&self, tpl: &TopicPartitionList) -> Option<Vec<Option<i64>>> {
@@ -43,7 +57,7 @@ impl SinkContext {
             .map(|e| offsets::offset_field(e.topic(), e.partition()))
             .collect();
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-        let guard = self.gil.lock(&self.shared.stop)?;
+        let guard = self.gil.lock(self.run.flag())?;
         match offsets::read(&guard, &self.read_options, &self.offsets_key, &fields) {
             Ok(values) => Some(values),
             Err(error) => {
@@ -72,7 +86,8 @@ impl SinkContext {
                 self.shared
                     .set_last_error(format!("setting start offset of {topic}/{partition}: {e}"));
             }
-            self.shared.assign(topic, *partition, next);
+            self.shared
+                .assign(&self.run, self.task, topic, *partition, next);
         }
         let result = match consumer.rebalance_protocol() {
             RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
@@ -88,7 +103,8 @@ impl SinkContext {
         // Redis holds the real offsets; this commit only keeps Kafka's view (lag tools) current.
         let _ = consumer.commit_consumer_state(CommitMode::Async);
         for e in tpl.elements() {
-            self.shared.revoke(e.topic(), e.partition());
+            self.shared
+                .revoke(&self.run, self.task, e.topic(), e.partition());
         }
         let result = match consumer.rebalance_protocol() {
             RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),

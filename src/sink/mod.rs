@@ -1,4 +1,5 @@
 pub mod apply;
 pub mod context;
+pub mod dlq;
 pub mod shared;
 pub mod worker;

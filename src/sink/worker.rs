@@ -1,56 +1,61 @@
-//! One sink worker thread: polls its consumer, maps records outside the lock, applies them in
-//! bounded slices under the lock, then tells Kafka how far it got.
+//! One sink task thread: polls its consumer, maps records outside the lock, applies them in
+//! bounded slices under the lock, handles records that cannot be applied by the sink's ON-ERROR
+//! policy, then tells Kafka how far it got.
 
-use crate::gil::Gil;
 use crate::kafka_config;
-use crate::mapping::Mapper;
+use crate::mapping::{Mapped, Mapper};
 use crate::offsets;
-use crate::record::Record;
+use crate::record::{Record, TTL_HEADER};
 use crate::settings;
 use crate::sink::apply::{apply_slice, Limits, Options, PartitionSlot, Pending, SliceEnd};
 use crate::sink::context::SinkContext;
-use crate::sink::shared::{SinkShared, State};
-use crate::spec::SinkSpec;
+use crate::sink::dlq::{DeadLetters, Original, Where};
+use crate::sink::shared::{Counters, Run, SinkShared, State};
+use crate::spec::{OnError, SinkSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use redis_module::{CallOptionsBuilder, ContextFlags};
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MAX_BATCH: usize = 5000;
 const POLL_WAIT: Duration = Duration::from_millis(100);
 const LAG_REFRESH: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-pub fn run(spec: Arc<SinkSpec>, shared: Arc<SinkShared>) {
-    let Some(gil) = Gil::new() else {
-        shared.fail("cannot get a thread-safe Redis context".to_string());
+pub fn run(spec: Arc<SinkSpec>, shared: Arc<SinkShared>, run: Arc<Run>, task: usize) {
+    let Some(context) = SinkContext::new(shared.clone(), run.clone(), task, &spec.name, spec.start)
+    else {
+        shared.fail(&run, "cannot get a thread-safe Redis context".to_string());
         return;
     };
-    let context = SinkContext::new(shared.clone(), gil, &spec.name, spec.start);
-    let config = kafka_config::sink_consumer_config(&spec, &shared.brokers, 0);
+    let config = kafka_config::sink_consumer_config(&spec, &shared.brokers, task);
     let consumer: BaseConsumer<SinkContext> = match config.create_with_context(context) {
         Ok(consumer) => consumer,
         Err(e) => {
-            shared.fail(format!("creating consumer: {e}"));
+            shared.fail(&run, format!("creating consumer: {e}"));
             return;
         }
     };
-    let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
+    let topics = spec.subscription.subscribe_list();
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
     if let Err(e) = consumer.subscribe(&topics) {
-        shared.fail(format!("subscribing to {}: {e}", spec.topics.join(",")));
+        shared.fail(
+            &run,
+            format!("subscribing to {}: {e}", spec.subscription.describe()),
+        );
         return;
     }
-    Worker::new(&spec, &shared, &consumer).run();
-    shared.set_state(State::Stopped);
+    Worker::new(&spec, &shared, &run, &consumer).run();
 }
 
 struct Worker<'a> {
     spec: &'a SinkSpec,
     shared: &'a SinkShared,
+    run: &'a Run,
     consumer: &'a BaseConsumer<SinkContext>,
     mapper: Mapper,
     offsets_key: String,
@@ -58,6 +63,9 @@ struct Worker<'a> {
     slots: Vec<PartitionSlot>,
     slot_index: HashMap<(String, i32), usize>,
     batch: Vec<Pending>,
+    /// Original key/value per batch entry, kept only when the sink has a DLQ.
+    originals: Vec<Original>,
+    dead_letters: Option<DeadLetters>,
     last_lag_refresh: Instant,
 }
 
@@ -70,13 +78,15 @@ impl<'a> Worker<'a> {
     fn new(
         spec: &'a SinkSpec,
         shared: &'a SinkShared,
+        run: &'a Run,
         consumer: &'a BaseConsumer<SinkContext>,
     ) -> Worker<'a> {
         Worker {
             spec,
             shared,
+            run,
             consumer,
-            mapper: Mapper::new(spec.sink_type, spec.key.clone()),
+            mapper: Mapper::new(spec),
             offsets_key: offsets::offsets_key(&spec.name),
             options: Options {
                 data: CallOptionsBuilder::new()
@@ -92,12 +102,14 @@ impl<'a> Worker<'a> {
             slots: Vec::new(),
             slot_index: HashMap::new(),
             batch: Vec::with_capacity(MAX_BATCH),
+            originals: Vec::new(),
+            dead_letters: None,
             last_lag_refresh: Instant::now(),
         }
     }
 
     fn run(&mut self) {
-        while !self.shared.stopping() {
+        while !self.run.stopping() {
             self.poll_batch();
             self.refresh_lag();
             if self.batch.is_empty() {
@@ -113,6 +125,7 @@ impl<'a> Worker<'a> {
 
     fn poll_batch(&mut self) {
         self.batch.clear();
+        self.originals.clear();
         self.slots.clear();
         self.slot_index.clear();
         let mut wait = POLL_WAIT;
@@ -125,28 +138,20 @@ impl<'a> Worker<'a> {
             wait = Duration::ZERO;
         }
         if !self.batch.is_empty() {
-            self.shared.set_state(State::Running);
+            self.shared.report_state(self.run, State::Running);
         }
     }
 
     fn push(&mut self, message: &BorrowedMessage<'_>) {
         let topic = message.topic();
         let partition = message.partition();
-        let slot = match self.slot_index.get(&(topic.to_string(), partition)) {
-            Some(&slot) => slot,
-            None => {
-                self.slots.push(PartitionSlot {
-                    topic: topic.to_string(),
-                    partition,
-                    field: offsets::offset_field(topic, partition),
-                    stored: None,
-                    dirty: false,
-                });
-                let slot = self.slots.len() - 1;
-                self.slot_index.insert((topic.to_string(), partition), slot);
-                slot
-            }
-        };
+        let slot = self.slot(topic, partition);
+        let ttl_header = message.headers().and_then(|headers| {
+            headers
+                .iter()
+                .find(|h| h.key == TTL_HEADER)
+                .and_then(|h| h.value)
+        });
         let record = Record {
             topic,
             partition,
@@ -154,12 +159,35 @@ impl<'a> Worker<'a> {
             timestamp: message.timestamp().to_millis(),
             key: message.key(),
             value: message.payload(),
+            ttl_header,
         };
+        if matches!(self.spec.on_error, OnError::Dlq(_)) {
+            self.originals.push(Original {
+                key: record.key.map(<[u8]>::to_vec),
+                value: record.value.map(<[u8]>::to_vec),
+            });
+        }
         self.batch.push(Pending {
             partition: slot,
             offset: record.offset,
-            write: self.mapper.map(&record),
+            mapped: self.mapper.map(&record),
         });
+    }
+
+    fn slot(&mut self, topic: &str, partition: i32) -> usize {
+        if let Some(&slot) = self.slot_index.get(&(topic.to_string(), partition)) {
+            return slot;
+        }
+        self.slots.push(PartitionSlot {
+            topic: topic.to_string(),
+            partition,
+            field: offsets::offset_field(topic, partition),
+            stored: None,
+            dirty: false,
+        });
+        let slot = self.slots.len() - 1;
+        self.slot_index.insert((topic.to_string(), partition), slot);
+        slot
     }
 
     fn apply_batch(&mut self) -> BatchEnd {
@@ -170,13 +198,14 @@ impl<'a> Worker<'a> {
         let mut start = 0;
         let mut backoff = Duration::from_millis(10);
         while start < self.batch.len() {
-            let Some(guard) = self.shared_gil().lock(&self.shared.stop) else {
+            let gil = &self.consumer.context().gil;
+            let Some(guard) = gil.lock(self.run.flag()) else {
                 return BatchEnd::Stop;
             };
             let flags = guard.get_flags();
             if !flags.contains(ContextFlags::MASTER) || flags.contains(ContextFlags::LOADING) {
                 drop(guard);
-                self.shared.set_state(State::Replica);
+                self.shared.report_state(self.run, State::Replica);
                 if !self.pause(Duration::from_millis(200)) {
                     return BatchEnd::Stop;
                 }
@@ -191,9 +220,9 @@ impl<'a> Worker<'a> {
                 &limits,
             );
             drop(guard);
-            self.shared
-                .records
-                .fetch_add(report.applied, Ordering::Relaxed);
+            let counters = &self.shared.counters;
+            Counters::add(&counters.records, report.applied);
+            Counters::add(&counters.skipped, report.skipped);
             start += report.consumed;
             self.publish_progress();
             match report.end {
@@ -204,36 +233,97 @@ impl<'a> Worker<'a> {
                     if !self.pause(backoff) {
                         return BatchEnd::Stop;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 SliceEnd::Failed { at, error } => {
-                    let failed = &self.batch[start - report.consumed + at];
-                    let slot = &self.slots[failed.partition];
-                    self.shared.fail(format!(
-                        "{}/{} offset {}: {error}",
-                        slot.topic, slot.partition, failed.offset
-                    ));
-                    return BatchEnd::Stop;
+                    if !self.handle_failure(start - report.consumed + at, error) {
+                        return BatchEnd::Stop;
+                    }
                 }
             }
         }
         BatchEnd::Done
     }
 
-    fn shared_gil(&self) -> &'a Gil {
-        &self.consumer.context().gil
+    /// Applies the ON-ERROR policy to the record at `index`; false when the run must stop.
+    fn handle_failure(&mut self, index: usize, error: String) -> bool {
+        let pending = &self.batch[index];
+        let slot = &self.slots[pending.partition];
+        let described = format!(
+            "{}/{} offset {}: {error}",
+            slot.topic, slot.partition, pending.offset
+        );
+        let counters = &self.shared.counters;
+        match &self.spec.on_error {
+            OnError::Fail => {
+                self.shared.fail(self.run, described);
+                return false;
+            }
+            OnError::Skip => {
+                Counters::add(&counters.errors, 1);
+                Counters::add(&counters.skipped, 1);
+                self.shared.set_last_error(format!("skipped {described}"));
+            }
+            OnError::Dlq(topic) => {
+                let mut backoff = Duration::from_millis(100);
+                loop {
+                    match self.send_dead_letter(index, topic, &error) {
+                        Ok(()) => break,
+                        Err(dlq_error) => {
+                            self.shared.set_last_error(format!(
+                                "{described}; dead letter not delivered, retrying: {dlq_error}"
+                            ));
+                            if !self.pause(backoff) {
+                                return false;
+                            }
+                            backoff = (backoff * 2).min(MAX_BACKOFF * 5);
+                        }
+                    }
+                }
+                Counters::add(&counters.errors, 1);
+                Counters::add(&counters.dlq, 1);
+                self.shared
+                    .set_last_error(format!("sent to DLQ {topic}: {described}"));
+            }
+        }
+        self.batch[index].mapped = Ok(Mapped::resolved());
+        true
     }
 
-    /// Sleeps up to `duration` in short steps; false if the bridge was told to stop meanwhile.
+    fn send_dead_letter(&mut self, index: usize, topic: &str, error: &str) -> Result<(), String> {
+        if self.dead_letters.is_none() {
+            self.dead_letters = Some(DeadLetters::new(
+                &self.spec.name,
+                topic,
+                &self.shared.brokers,
+                &self.spec.config,
+            )?);
+        }
+        let (Some(dead_letters), Some(original)) =
+            (self.dead_letters.as_ref(), self.originals.get(index))
+        else {
+            return Err("original record not kept".to_string());
+        };
+        let pending = &self.batch[index];
+        let slot = &self.slots[pending.partition];
+        let at = Where {
+            topic: &slot.topic,
+            partition: slot.partition,
+            offset: pending.offset,
+        };
+        dead_letters.send(original, &at, error)
+    }
+
+    /// Sleeps up to `duration` in short steps; false if the run was stopped meanwhile.
     fn pause(&self, duration: Duration) -> bool {
         let deadline = Instant::now() + duration;
         while Instant::now() < deadline {
-            if self.shared.stopping() {
+            if self.run.stopping() {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(5).min(duration));
         }
-        !self.shared.stopping()
+        !self.run.stopping()
     }
 
     fn publish_progress(&self) {
@@ -264,7 +354,8 @@ impl<'a> Worker<'a> {
         }
         self.last_lag_refresh = Instant::now();
         let client = self.consumer.client().native_ptr();
-        for ((topic, partition), _) in self.shared.partitions() {
+        let task = self.consumer.context().task();
+        for (topic, partition) in self.shared.partitions_of(task) {
             let Ok(topic_c) = CString::new(topic.as_str()) else {
                 continue;
             };
@@ -285,6 +376,5 @@ impl<'a> Worker<'a> {
                 self.shared.set_high_watermark(&topic, partition, high);
             }
         }
-        let _ = self.spec;
     }
 }

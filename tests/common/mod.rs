@@ -556,3 +556,124 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[Rec]) {
         .flush(Duration::from_secs(30))
         .expect("records acknowledged");
 }
+
+/// A message read back from Kafka.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+    }
+}
+
+/// Reads `topic` from the beginning until `count` messages arrived (panics at the deadline).
+pub fn consume(bootstrap: &str, topic: &str, count: usize) -> Vec<Received> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("test-reader-{}", free_port()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut received = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    while received.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "read {} of {count} messages from {topic}",
+            received.len()
+        );
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            let headers = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            received.push(Received {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                headers,
+            });
+        }
+    }
+    received
+}
+
+/// Flat name/value pairs (as KAFKA.STATUS returns) into a map of strings.
+pub fn pairs(values: &[Value]) -> std::collections::HashMap<String, Value> {
+    values
+        .chunks(2)
+        .filter_map(|pair| {
+            let name: String = FromRedisValue::from_redis_value(&pair[0]).ok()?;
+            Some((name, pair.get(1)?.clone()))
+        })
+        .collect()
+}
+
+/// STATUS partitions as (topic, partition, task, offset) tuples.
+pub fn status_partitions(
+    conn: &mut Connection,
+    name: &str,
+) -> Vec<(String, i64, i64, Option<i64>)> {
+    let all = status(conn, name);
+    let Some((_, Value::Array(parts))) = all.iter().find(|(f, _)| f == "partitions") else {
+        return Vec::new();
+    };
+    parts
+        .iter()
+        .filter_map(|p| match p {
+            Value::Array(fields) => {
+                let map = pairs(fields);
+                Some((
+                    String::from_redis_value(map.get("topic")?).ok()?,
+                    i64::from_redis_value(map.get("partition")?).ok()?,
+                    i64::from_redis_value(map.get("task")?).ok()?,
+                    Option::<i64>::from_redis_value(map.get("offset")?).ok()?,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Short group timeouts for the mock cluster, which keeps a departed member until its session
+/// times out (librdkafka's default is 45 s).
+pub const FAST_GROUP: [&str; 6] = [
+    "CONFIG",
+    "session.timeout.ms",
+    "6000",
+    "CONFIG",
+    "heartbeat.interval.ms",
+    "500",
+];
+
+/// KAFKA.SINK.CREATE <name> BROKERS <bootstrap> <extra...> with FAST_GROUP appended.
+pub fn create_sink(conn: &mut Connection, bootstrap: &str, name: &str, extra: &[&str]) {
+    let mut args = vec!["KAFKA.SINK.CREATE", name, "BROKERS", bootstrap];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&FAST_GROUP);
+    let reply: String = cmd(conn, &args);
+    assert_eq!(reply, "OK");
+}
+
+pub fn count_field(conn: &mut Connection, name: &str, field: &str) -> i64 {
+    status_field(conn, name, field)
+}

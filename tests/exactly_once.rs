@@ -1,0 +1,151 @@
+//! Exactly-once effect in Redis, shown with a STREAM sink (XADD duplicates on any replay):
+//! pause/resume mid-topic, a consumer rebalance, and a broker outage each end with exactly one
+//! entry per record.
+
+mod common;
+
+use common::*;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+fn records(from: usize, to: usize) -> Vec<Rec> {
+    (from..to)
+        .map(|i| Rec::kv(&format!("k{}", i % 17), &format!(r#"{{"n":{i}}}"#)))
+        .collect()
+}
+
+fn stored_total(conn: &mut redis::Connection, sink: &str) -> i64 {
+    let offsets: HashMap<String, i64> = cmd(conn, &["HGETALL", &format!("__kafka:offsets:{sink}")]);
+    offsets.values().sum()
+}
+
+/// Every record number appears exactly once in the stream.
+fn assert_exactly_once(conn: &mut redis::Connection, stream: &str, total: usize) {
+    let entries: Vec<(String, HashMap<String, String>)> = cmd(conn, &["XRANGE", stream, "-", "+"]);
+    let numbers: Vec<usize> = entries
+        .iter()
+        .map(|(_, fields)| fields["n"].parse().unwrap())
+        .collect();
+    let distinct: HashSet<usize> = numbers.iter().copied().collect();
+    assert_eq!(numbers.len(), total, "entries in {stream}");
+    assert_eq!(distinct.len(), total, "distinct records in {stream}");
+}
+
+#[test]
+fn pause_and_resume_mid_topic_repeatedly() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("pr", 2);
+    produce(&kafka.bootstrap(), "pr", &records(0, 3000));
+    let redis = RedisServer::start_with(ServerOptions {
+        // Small slices so pauses land in the middle of the topic.
+        module_args: vec!["kafka.slice-max-records".into(), "20".into()],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "pr",
+        &["TOPICS", "pr", "TYPE", "STREAM"],
+    );
+    // Pause as soon as the sink has made progress, write more while it is paused, resume.
+    let mut produced = 3000;
+    let mut last = 0;
+    for _ in 0..4 {
+        wait_until("progress since last resume", DEADLINE, || {
+            stored_total(&mut conn, "pr") > last
+        });
+        assert_eq!(cmd::<String>(&mut conn, &["KAFKA.SINK.PAUSE", "pr"]), "OK");
+        assert_eq!(status_field::<String>(&mut conn, "pr", "state"), "paused");
+        let paused_at = stored_total(&mut conn, "pr");
+        produce(&kafka.bootstrap(), "pr", &records(produced, produced + 500));
+        produced += 500;
+        // Nothing was written while paused: the stream length still equals the stored offsets.
+        assert_eq!(cmd::<i64>(&mut conn, &["XLEN", "pr"]), paused_at);
+        assert_eq!(stored_total(&mut conn, "pr"), paused_at);
+        assert_eq!(cmd::<String>(&mut conn, &["KAFKA.SINK.RESUME", "pr"]), "OK");
+        last = paused_at;
+    }
+    wait_until("all records stored", DEADLINE, || {
+        stored_total(&mut conn, "pr") == produced as i64
+    });
+    assert_exactly_once(&mut conn, "pr", produced);
+}
+
+#[test]
+fn a_consumer_joining_and_leaving_the_group_does_not_duplicate_or_skip() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let kafka = MockKafka::new();
+    kafka.create_topic("rb", 4);
+    produce(&kafka.bootstrap(), "rb", &records(0, 2000));
+    let redis = RedisServer::start_with(ServerOptions {
+        module_args: vec!["kafka.slice-max-records".into(), "20".into()],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "rb",
+        &["TOPICS", "rb", "TYPE", "STREAM", "GROUP", "rb-group"],
+    );
+    wait_until("sink started applying", DEADLINE, || {
+        stored_total(&mut conn, "rb") > 0
+    });
+    // An outside member of the same group takes some partitions, then leaves.
+    let intruder: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap())
+        .set("group.id", "rb-group")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    intruder.subscribe(&["rb"]).unwrap();
+    wait_until("intruder owns partitions", DEADLINE, || {
+        intruder.poll(Duration::from_millis(50));
+        intruder
+            .assignment()
+            .map(|a| a.count() > 0)
+            .unwrap_or(false)
+    });
+    produce(&kafka.bootstrap(), "rb", &records(2000, 3000));
+    intruder.unsubscribe();
+    drop(intruder);
+    wait_until("all 3000 stored", DEADLINE, || {
+        stored_total(&mut conn, "rb") == 3000
+    });
+    assert_exactly_once(&mut conn, "rb", 3000);
+}
+
+#[test]
+fn broker_outage_mid_run_loses_and_repeats_nothing() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("out", 2);
+    produce(&kafka.bootstrap(), "out", &records(0, 4000));
+    let redis = RedisServer::start_with(ServerOptions {
+        module_args: vec!["kafka.slice-max-records".into(), "10".into()],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "out",
+        &["TOPICS", "out", "TYPE", "STREAM"],
+    );
+    wait_until("sink started applying", DEADLINE, || {
+        stored_total(&mut conn, "out") > 0
+    });
+    kafka.broker_down();
+    wait_until("outage noticed", DEADLINE, || {
+        status_field::<String>(&mut conn, "out", "last_error").contains("kafka")
+    });
+    kafka.broker_up();
+    produce(&kafka.bootstrap(), "out", &records(4000, 5000));
+    wait_until("all 5000 stored", DEADLINE, || {
+        stored_total(&mut conn, "out") == 5000
+    });
+    assert_exactly_once(&mut conn, "out", 5000);
+}
