@@ -483,12 +483,14 @@ fn list_and_status_cover_every_sink() {
         })
         .collect();
     assert_eq!(
-        &first[0..8],
+        &first[0..10],
         [
             "name",
             "a",
             "topics",
             "t1,t2",
+            "pattern",
+            "",
             "type",
             "HASH",
             "key",
