@@ -1,6 +1,7 @@
 //! redis-kafka: Kafka bridges inside redis-server. This file only wires the module together.
 
 mod args;
+mod bridge;
 mod brokers;
 mod commands;
 mod embedded;

@@ -1,7 +1,8 @@
 //! The bridges this Redis runs, by name. Touched by command handlers on the main thread (which
 //! holds the Redis lock); workers only hold their sink's `SinkShared` and their run.
 
-use crate::sink::shared::{SinkShared, State};
+use crate::bridge::State;
+use crate::sink::shared::SinkShared;
 use crate::sink::worker;
 use crate::spec::SinkSpec;
 use parking_lot::Mutex;
@@ -37,7 +38,7 @@ fn spawn_workers(
     spec: &Arc<SinkSpec>,
     shared: &Arc<SinkShared>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
-    let run = shared.begin_run();
+    let run = shared.life.begin_run();
     let mut handles = Vec::with_capacity(spec.tasks);
     for task in 0..spec.tasks {
         let (spec, worker_shared, run) = (spec.clone(), shared.clone(), run.clone());
@@ -114,7 +115,7 @@ pub fn resume_sink(name: &str) -> Result<Change, String> {
         let Some(entry) = r.sinks.get_mut(name) else {
             return Ok(Change::Unknown);
         };
-        let failed = entry.shared.state() == State::Failed;
+        let failed = entry.shared.life.state() == State::Failed;
         if !entry.workers.is_empty() && !failed {
             return Ok(Change::AlreadyThere);
         }

@@ -1,9 +1,9 @@
 //! KAFKA.STATUS [name]: flat name/value pairs per bridge.
 
+use crate::bridge;
 use crate::commands::{command_args, error};
 use crate::embedded;
 use crate::registry::{self, SinkEntry};
-use crate::sink::shared::Counters;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
 pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
@@ -19,7 +19,7 @@ pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 }
 
 fn count(counter: &std::sync::atomic::AtomicU64) -> RedisValue {
-    RedisValue::Integer(Counters::get(counter) as i64)
+    RedisValue::Integer(bridge::count(counter) as i64)
 }
 
 fn optional_int(value: Option<i64>) -> RedisValue {
@@ -28,7 +28,7 @@ fn optional_int(value: Option<i64>) -> RedisValue {
 
 fn sink_status(entry: &SinkEntry) -> RedisValue {
     let shared = &entry.shared;
-    let last_error = shared.last_error();
+    let last_error = shared.life.last_error();
     let partitions = shared
         .partitions()
         .into_iter()
@@ -54,7 +54,7 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
         "kind".into(),
         "sink".into(),
         "state".into(),
-        shared.state().name().into(),
+        shared.life.state().name().into(),
         "brokers".into(),
         shared.brokers.clone().into(),
         "embedded_broker".into(),

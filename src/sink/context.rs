@@ -1,10 +1,11 @@
 //! The sink's rdkafka consumer context: on assignment it starts each partition at the offset
 //! stored in Redis (falling back to START), and it reports client errors to the bridge status.
 
+use crate::bridge::Run;
 use crate::gil::Gil;
 use crate::kafka_log;
 use crate::offsets;
-use crate::sink::shared::{Run, SinkShared};
+use crate::sink::shared::SinkShared;
 use crate::spec::StartFrom;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -62,6 +63,7 @@ impl SinkContext {
             Ok(values) => Some(values),
             Err(error) => {
                 self.shared
+                    .life
                     .set_last_error(format!("reading stored offsets: {error}"));
                 None
             }
@@ -84,6 +86,7 @@ impl SinkContext {
             let offset = next.map_or(fallback, Offset::Offset);
             if let Err(e) = tpl.set_partition_offset(topic, *partition, offset) {
                 self.shared
+                    .life
                     .set_last_error(format!("setting start offset of {topic}/{partition}: {e}"));
             }
             self.shared
@@ -95,6 +98,7 @@ impl SinkContext {
         };
         if let Err(e) = result {
             self.shared
+                .life
                 .set_last_error(format!("assigning partitions: {e}"));
         }
     }
@@ -112,6 +116,7 @@ impl SinkContext {
         };
         if let Err(e) = result {
             self.shared
+                .life
                 .set_last_error(format!("revoking partitions: {e}"));
         }
     }
@@ -124,6 +129,7 @@ impl ClientContext for SinkContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.shared
+            .life
             .set_last_error(format!("kafka: {error}: {reason}"));
     }
 }
@@ -140,6 +146,7 @@ impl ConsumerContext for SinkContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
             other => {
                 self.shared
+                    .life
                     .set_last_error(format!("rebalance error: {other:?}"));
                 let _ = consumer.unassign();
             }

@@ -2,6 +2,7 @@
 //! bounded slices under the lock, handles records that cannot be applied by the sink's ON-ERROR
 //! policy, then tells Kafka how far it got.
 
+use crate::bridge::{add, Run, State};
 use crate::kafka_config;
 use crate::mapping::{Mapped, Mapper};
 use crate::offsets;
@@ -10,7 +11,7 @@ use crate::settings;
 use crate::sink::apply::{apply_slice, Limits, Options, PartitionSlot, Pending, SliceEnd};
 use crate::sink::context::SinkContext;
 use crate::sink::dlq::{DeadLetters, Original, Where};
-use crate::sink::shared::{Counters, Run, SinkShared, State};
+use crate::sink::shared::SinkShared;
 use crate::spec::{OnError, SinkSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -133,12 +134,12 @@ impl<'a> Worker<'a> {
             match self.consumer.poll(wait) {
                 None => break,
                 Some(Ok(message)) => self.push(&message),
-                Some(Err(e)) => self.shared.set_last_error(format!("kafka: {e}")),
+                Some(Err(e)) => self.shared.life.set_last_error(format!("kafka: {e}")),
             }
             wait = Duration::ZERO;
         }
         if !self.batch.is_empty() {
-            self.shared.report_state(self.run, State::Running);
+            self.shared.life.report_state(self.run, State::Running);
         }
     }
 
@@ -205,7 +206,7 @@ impl<'a> Worker<'a> {
             let flags = guard.get_flags();
             if !flags.contains(ContextFlags::MASTER) || flags.contains(ContextFlags::LOADING) {
                 drop(guard);
-                self.shared.report_state(self.run, State::Replica);
+                self.shared.life.report_state(self.run, State::Replica);
                 if !self.pause(Duration::from_millis(200)) {
                     return BatchEnd::Stop;
                 }
@@ -221,14 +222,15 @@ impl<'a> Worker<'a> {
             );
             drop(guard);
             let counters = &self.shared.counters;
-            Counters::add(&counters.records, report.applied);
-            Counters::add(&counters.skipped, report.skipped);
+            add(&counters.records, report.applied);
+            add(&counters.skipped, report.skipped);
             start += report.consumed;
             self.publish_progress();
             match report.end {
                 SliceEnd::Limit => backoff = Duration::from_millis(10),
                 SliceEnd::Temporary(error) => {
                     self.shared
+                        .life
                         .set_last_error(format!("Redis refused a write, retrying: {error}"));
                     if !self.pause(backoff) {
                         return BatchEnd::Stop;
@@ -260,9 +262,11 @@ impl<'a> Worker<'a> {
                 return false;
             }
             OnError::Skip => {
-                Counters::add(&counters.errors, 1);
-                Counters::add(&counters.skipped, 1);
-                self.shared.set_last_error(format!("skipped {described}"));
+                add(&counters.errors, 1);
+                add(&counters.skipped, 1);
+                self.shared
+                    .life
+                    .set_last_error(format!("skipped {described}"));
             }
             OnError::Dlq(topic) => {
                 let mut backoff = Duration::from_millis(100);
@@ -270,7 +274,7 @@ impl<'a> Worker<'a> {
                     match self.send_dead_letter(index, topic, &error) {
                         Ok(()) => break,
                         Err(dlq_error) => {
-                            self.shared.set_last_error(format!(
+                            self.shared.life.set_last_error(format!(
                                 "{described}; dead letter not delivered, retrying: {dlq_error}"
                             ));
                             if !self.pause(backoff) {
@@ -280,9 +284,10 @@ impl<'a> Worker<'a> {
                         }
                     }
                 }
-                Counters::add(&counters.errors, 1);
-                Counters::add(&counters.dlq, 1);
+                add(&counters.errors, 1);
+                add(&counters.dlq, 1);
                 self.shared
+                    .life
                     .set_last_error(format!("sent to DLQ {topic}: {described}"));
             }
         }
