@@ -35,6 +35,8 @@ impl State {
 pub struct Run {
     pub id: u64,
     stop: AtomicBool,
+    /// Finish the work in hand (a source's in-flight batch and its checkpoint), then stop.
+    drain: AtomicBool,
 }
 
 impl Run {
@@ -42,7 +44,17 @@ impl Run {
         Run {
             id,
             stop: AtomicBool::new(false),
+            drain: AtomicBool::new(false),
         }
+    }
+
+    pub fn drain(&self) {
+        self.drain.store(true, Ordering::Release);
+    }
+
+    /// True when the run should end at the next clean point.
+    pub fn ending(&self) -> bool {
+        self.stopping() || self.drain.load(Ordering::Acquire)
     }
 
     pub fn stop(&self) {
@@ -103,6 +115,16 @@ impl Lifecycle {
         }
     }
 
+    /// Lets the current run finish the work in hand, then end (a source's PAUSE).
+    pub fn drain_run(&self, resting: State) {
+        let run = self.run.lock().clone();
+        let mut state = self.state.lock();
+        run.drain();
+        if *state != State::Failed {
+            *state = resting;
+        }
+    }
+
     /// Begins a new run (CREATE, RESUME); a failure is cleared so the failed work is retried.
     pub fn begin_run(&self) -> Arc<Run> {
         let mut run = self.run.lock();
@@ -115,7 +137,7 @@ impl Lifecycle {
     /// A worker's state report; ignored once its run was stopped, and a failure stays visible.
     pub fn report_state(&self, run: &Run, state: State) {
         let mut current = self.state.lock();
-        if !run.stopping() && *current != State::Failed {
+        if !run.ending() && *current != State::Failed {
             *current = state;
         }
     }

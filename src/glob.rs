@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Redis-style glob matching over bytes, with the semantics of Redis's `stringmatchlen`
 //! (the matcher behind `KEYS`, `SCAN MATCH` and `PSUBSCRIBE`), so `STREAMS 'orders:*'` selects
 //! exactly the keys `KEYS 'orders:*'` would list.

@@ -19,6 +19,7 @@ mod registry;
 mod settings;
 mod sink;
 mod sink_parse;
+mod source;
 mod source_parse;
 mod source_record;
 mod source_spec;
@@ -65,8 +66,16 @@ redis_module! {
         ["kafka.sink.pause", commands::sink::pause, "write", 0, 0, 0, ""],
         ["kafka.sink.resume", commands::sink::resume, "write deny-oom", 0, 0, 0, ""],
         ["kafka.sink.list", commands::sink::list, "readonly", 0, 0, 0, ""],
+        ["kafka.source.create", commands::source::create, "write deny-oom", 0, 0, 0, ""],
+        ["kafka.source.delete", commands::source::delete, "write", 0, 0, 0, ""],
+        ["kafka.source.pause", commands::source::pause, "write", 0, 0, 0, ""],
+        ["kafka.source.resume", commands::source::resume, "write deny-oom", 0, 0, 0, ""],
+        ["kafka.source.list", commands::source::list, "readonly", 0, 0, 0, ""],
         ["kafka.status", commands::status::status, "readonly", 0, 0, 0, ""],
         ["kafka.produce", commands::produce::produce, "", 0, 0, 0, ""],
+    ],
+    event_handlers: [
+        [@STREAM: source::doorbell::on_stream_event],
     ],
     configurations: [
         i64: [

@@ -1,9 +1,9 @@
-#![allow(dead_code)]
 //! Parses `KAFKA.SOURCE.CREATE` arguments into a [`SourceSpec`]:
 //!
 //! ```text
 //! KAFKA.SOURCE.CREATE <name> STREAMS <glob> [BROKERS <host:port>[,...]] [TOPIC <template>]
-//!     [KEY <template>] [FROM NEW|BEGINNING|<id>] [CONFIG <librdkafka-property> <value>]...
+//!     [KEY <template>] [FROM NEW|BEGINNING|<id>] [PARTITIONS <n>] [REPLICATION <n>]
+//!     [CONFIG <librdkafka-property> <value>]...
 //! ```
 
 use crate::args::{arg_error, check_kafka_name, set_once, ArgError, Args};
@@ -23,6 +23,8 @@ struct Options {
     topic: Option<SourceTemplate>,
     key: Option<SourceTemplate>,
     from: Option<FromPosition>,
+    partitions: Option<i32>,
+    replication: Option<i32>,
     config: Vec<(String, String)>,
 }
 
@@ -47,6 +49,9 @@ pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, ArgError> {
         key: or_default(o.key, "KEY", DEFAULT_KEY)?,
         from: o.from.unwrap_or(FromPosition::New),
         brokers: o.brokers,
+        partitions: o.partitions.unwrap_or(1),
+        replication: o.replication.unwrap_or(1),
+        created_ms: 0,
         config: o.config,
     })
 }
@@ -75,6 +80,24 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Ar
         "FROM" => {
             let from = FromPosition::parse(&value_for(args)?).map_err(ArgError)?;
             set_once(&mut o.from, from, option)
+        }
+        "PARTITIONS" | "REPLICATION" => {
+            let text = value_for(args)?;
+            let n = text
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    ArgError(format!(
+                        "{option} must be a number from 1 to 10000, got '{text}'"
+                    ))
+                })?;
+            let slot = if option == "PARTITIONS" {
+                &mut o.partitions
+            } else {
+                &mut o.replication
+            };
+            set_once(slot, n, option)
         }
         "CONFIG" => {
             let property = args.next_str("property name for CONFIG")?;

@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Pure mapping from one Redis stream entry to the Kafka record a source produces.
 
 use crate::source_template::{kafka_topic_name, SourceTemplate};

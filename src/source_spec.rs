@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! The validated, Redis-free definition of one source bridge (Redis streams → Kafka).
 
 use crate::source_template::SourceTemplate;
@@ -6,7 +5,7 @@ use crate::source_template::SourceTemplate;
 /// Where a source begins on a stream for which Redis holds no checkpoint yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FromPosition {
-    /// Only entries added after the source first sees the stream (like `XREAD ... $`).
+    /// Only entries added after the source was created: IDs from its creation time on.
     New,
     /// Every entry still in the stream (like `XREAD ... 0-0`).
     Beginning,
@@ -37,6 +36,7 @@ impl FromPosition {
         }
     }
 
+    #[cfg(test)]
     /// The ID as `(ms, seq)`, with `<ms>` alone meaning `<ms>-0`.
     pub fn id_parts(&self) -> Option<(u64, u64)> {
         match self {
@@ -74,8 +74,25 @@ pub struct SourceSpec {
     pub from: FromPosition,
     /// `host:port[,...]`; `None` means the module config `kafka.brokers`.
     pub brokers: Option<String>,
+    /// Partitions and replication factor of topics the source creates.
+    pub partitions: i32,
+    pub replication: i32,
+    /// Creation time (ms since the epoch), set by KAFKA.SOURCE.CREATE: `FROM NEW` starts at
+    /// stream IDs from this millisecond on.
+    pub created_ms: u64,
     /// Free-form librdkafka properties passed to the producer.
     pub config: Vec<(String, String)>,
+}
+
+impl SourceSpec {
+    /// The first ID to forward on a stream without a checkpoint, and whether it is included.
+    pub fn start(&self) -> (String, bool) {
+        match &self.from {
+            FromPosition::New => (format!("{}-0", self.created_ms), true),
+            FromPosition::Beginning => ("0-0".to_string(), true),
+            FromPosition::Id(id) => (id.clone(), false),
+        }
+    }
 }
 
 #[cfg(test)]

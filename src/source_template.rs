@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! Templates for sources (Redis stream entry → Kafka topic and key), such as `${stream}` or
 //! `orders-${field.region}`, parsed once at CREATE time and rendered per entry.
 //!
@@ -88,6 +87,7 @@ impl SourceTemplate {
         self.parts.iter().any(|p| matches!(p, Part::Id))
     }
 
+    #[cfg(test)]
     /// True when rendering reads entry fields (`${field.<name>}`).
     pub fn uses_fields(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Field(_)))

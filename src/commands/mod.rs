@@ -2,6 +2,7 @@
 
 pub mod produce;
 pub mod sink;
+pub mod source;
 pub mod status;
 
 use crate::args::{ArgError, Args};

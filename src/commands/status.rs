@@ -3,19 +3,82 @@
 use crate::bridge;
 use crate::commands::{command_args, error};
 use crate::embedded;
-use crate::registry::{self, SinkEntry};
+use crate::registry::{self, SinkEntry, SourceEntry};
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
 pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let mut args = command_args(args);
     if args.is_empty() {
-        return Ok(RedisValue::Array(registry::sinks(sink_status)));
+        let mut all = registry::sinks(sink_status);
+        all.extend(registry::sources(source_status));
+        return Ok(RedisValue::Array(all));
     }
     let name = args.next_str("bridge name")?;
     if !args.is_empty() {
         return Err(error("KAFKA.STATUS takes at most one bridge name"));
     }
-    registry::sink(&name, sink_status).ok_or_else(|| error(format!("no bridge named '{name}'")))
+    registry::sink(&name, sink_status)
+        .or_else(|| registry::source(&name, source_status))
+        .ok_or_else(|| error(format!("no bridge named '{name}'")))
+}
+
+/// Streams listed per source in STATUS; `stream_count` gives the total.
+const STATUS_STREAMS: usize = 100;
+
+fn source_status(entry: &SourceEntry) -> RedisValue {
+    let shared = &entry.shared;
+    let last_error = shared.life.last_error();
+    let (streams, total) = shared.streams(STATUS_STREAMS);
+    let streams = streams
+        .into_iter()
+        .map(|(stream, progress)| {
+            RedisValue::Array(vec![
+                "stream".into(),
+                RedisValue::StringBuffer(stream),
+                "checkpoint".into(),
+                progress
+                    .checkpoint
+                    .map_or(RedisValue::Null, RedisValue::BulkString),
+                "backlog".into(),
+                optional_int(progress.backlog.map(|b| b as i64)),
+            ])
+        })
+        .collect();
+    let embedded = embedded::running_bootstrap().is_some_and(|b| b == shared.brokers);
+    RedisValue::Array(vec![
+        "name".into(),
+        entry.spec.name.clone().into(),
+        "kind".into(),
+        "source".into(),
+        "state".into(),
+        shared.life.state().name().into(),
+        "brokers".into(),
+        shared.brokers.clone().into(),
+        "embedded_broker".into(),
+        (if embedded { "yes" } else { "no" }).into(),
+        "streams_glob".into(),
+        entry.spec.streams.clone().into(),
+        "records".into(),
+        count(&shared.counters.records),
+        "errors".into(),
+        count(&shared.counters.errors),
+        "ignored".into(),
+        count(&shared.counters.ignored),
+        "last_error".into(),
+        last_error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+            .into(),
+        "last_error_at_ms".into(),
+        optional_int(last_error.map(|e| e.at_ms as i64)),
+        "backlog".into(),
+        optional_int(shared.backlog().map(|b| b as i64)),
+        "stream_count".into(),
+        RedisValue::Integer(total as i64),
+        "streams".into(),
+        RedisValue::Array(streams),
+    ])
 }
 
 fn count(counter: &std::sync::atomic::AtomicU64) -> RedisValue {

@@ -1,0 +1,75 @@
+//! What a source's worker shares with the command handlers: counters, per-stream progress and
+//! the bridge lifecycle. No Redis access here.
+
+use crate::bridge::Lifecycle;
+use crate::source::doorbell::Doorbell;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct SourceCounters {
+    /// Entries acknowledged by Kafka.
+    pub records: AtomicU64,
+    /// Entries that could not be mapped or delivered (delivery is retried).
+    pub errors: AtomicU64,
+    /// Keys matching the glob that are not streams.
+    pub ignored: AtomicU64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StreamProgress {
+    /// Last entry ID acknowledged by Kafka and checkpointed in Redis.
+    pub checkpoint: Option<String>,
+    /// Entries added to the stream after the checkpoint, when known.
+    pub backlog: Option<u64>,
+}
+
+pub struct SourceShared {
+    pub counters: SourceCounters,
+    pub brokers: String,
+    pub life: Lifecycle,
+    pub doorbell: Arc<Doorbell>,
+    streams: Mutex<BTreeMap<Vec<u8>, StreamProgress>>,
+}
+
+impl SourceShared {
+    pub fn new(brokers: String, glob: &str) -> SourceShared {
+        SourceShared {
+            counters: SourceCounters::default(),
+            brokers,
+            life: Lifecycle::default(),
+            doorbell: Arc::new(Doorbell::new(glob)),
+            streams: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn set_progress(&self, stream: &[u8], progress: StreamProgress) {
+        self.streams.lock().insert(stream.to_vec(), progress);
+    }
+
+    pub fn forget(&self, stream: &[u8]) {
+        self.streams.lock().remove(stream);
+    }
+
+    /// The first `limit` streams with their progress, and the number of streams known.
+    pub fn streams(&self, limit: usize) -> (Vec<(Vec<u8>, StreamProgress)>, usize) {
+        let streams = self.streams.lock();
+        let shown = streams
+            .iter()
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (shown, streams.len())
+    }
+
+    /// Total backlog over streams whose backlog is known.
+    pub fn backlog(&self) -> Option<u64> {
+        self.streams
+            .lock()
+            .values()
+            .filter_map(|p| p.backlog)
+            .fold(None, |sum, b| Some(sum.unwrap_or(0) + b))
+    }
+}

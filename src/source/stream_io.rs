@@ -1,0 +1,169 @@
+//! Reads and writes a source makes under the Redis lock: finding matching streams, reading
+//! entries after a checkpoint, and storing checkpoints (hash `__kafka:checkpoints:<source>`,
+//! field = stream key, value = last forwarded entry ID).
+
+use redis_module::{CallOptions, CallReply, CallResult, Context};
+
+pub const CHECKPOINT_PREFIX: &str = "__kafka:checkpoints:";
+
+pub fn checkpoints_key(source: &str) -> String {
+    format!("{CHECKPOINT_PREFIX}{source}")
+}
+
+pub struct Entry {
+    pub id: String,
+    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+pub enum ReadError {
+    /// The key exists but is not a stream.
+    WrongType,
+    Other(String),
+}
+
+fn error_text(e: redis_module::ErrorReply<'_>) -> String {
+    e.to_utf8_string().unwrap_or_default()
+}
+
+fn bytes(reply: &CallResult<'_>) -> Option<Vec<u8>> {
+    match reply {
+        Ok(CallReply::String(s)) => Some(s.as_bytes().to_vec()),
+        _ => None,
+    }
+}
+
+/// One SCAN step over stream keys matching `glob`; returns the next cursor and the keys.
+pub fn scan_streams(
+    ctx: &Context,
+    options: &CallOptions,
+    cursor: &str,
+    glob: &str,
+) -> Result<(String, Vec<Vec<u8>>), String> {
+    let args: [&str; 7] = [cursor, "MATCH", glob, "COUNT", "500", "TYPE", "stream"];
+    let reply: CallResult = ctx.call_ext("SCAN", options, &args[..]);
+    match reply {
+        Ok(CallReply::Array(parts)) => {
+            let next = parts
+                .get(0)
+                .and_then(|c| bytes(&c))
+                .map(|c| String::from_utf8_lossy(&c).to_string())
+                .ok_or("SCAN returned no cursor")?;
+            let keys = match parts.get(1) {
+                Some(Ok(CallReply::Array(keys))) => keys.iter().filter_map(|k| bytes(&k)).collect(),
+                _ => Vec::new(),
+            };
+            Ok((next, keys))
+        }
+        Ok(_) => Err("unexpected SCAN reply".to_string()),
+        Err(e) => Err(format!("SCAN failed: {}", error_text(e))),
+    }
+}
+
+/// Up to `count` entries of `stream` from `start` (exclusive unless `inclusive`).
+pub fn read_entries(
+    ctx: &Context,
+    options: &CallOptions,
+    stream: &[u8],
+    start: &str,
+    inclusive: bool,
+    count: usize,
+) -> Result<Vec<Entry>, ReadError> {
+    let from = if inclusive {
+        start.to_string()
+    } else {
+        format!("({start}")
+    };
+    let count = count.to_string();
+    let args: [&[u8]; 5] = [stream, from.as_bytes(), b"+", b"COUNT", count.as_bytes()];
+    let reply: CallResult = ctx.call_ext("XRANGE", options, &args[..]);
+    let items = match reply {
+        Ok(CallReply::Array(items)) => items,
+        Ok(_) => return Err(ReadError::Other("unexpected XRANGE reply".to_string())),
+        Err(e) => {
+            let text = error_text(e);
+            return Err(if text.starts_with("WRONGTYPE") {
+                ReadError::WrongType
+            } else {
+                ReadError::Other(format!("XRANGE failed: {text}"))
+            });
+        }
+    };
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let Ok(CallReply::Array(pair)) = item else {
+            continue;
+        };
+        let Some(id) = pair.get(0).and_then(|id| bytes(&id)) else {
+            continue;
+        };
+        let mut fields = Vec::new();
+        if let Some(Ok(CallReply::Array(flat))) = pair.get(1) {
+            let flat: Vec<Vec<u8>> = flat.iter().filter_map(|f| bytes(&f)).collect();
+            for chunk in flat.chunks(2) {
+                if let [name, value] = chunk {
+                    fields.push((name.clone(), value.clone()));
+                }
+            }
+        }
+        entries.push(Entry {
+            id: String::from_utf8_lossy(&id).to_string(),
+            fields,
+        });
+    }
+    Ok(entries)
+}
+
+/// `entries-added` from XINFO STREAM: how many entries the stream ever received.
+pub fn entries_added(ctx: &Context, options: &CallOptions, stream: &[u8]) -> Option<u64> {
+    let args: [&[u8]; 2] = [b"STREAM", stream];
+    let reply: CallResult = ctx.call_ext("XINFO", options, &args[..]);
+    let Ok(CallReply::Array(flat)) = reply else {
+        return None;
+    };
+    (0..flat.len()).step_by(2).find_map(|i| {
+        let name = flat.get(i).and_then(|n| bytes(&n))?;
+        if name != b"entries-added" {
+            return None;
+        }
+        match flat.get(i + 1) {
+            Some(Ok(CallReply::I64(v))) => u64::try_from(v.to_i64()).ok(),
+            _ => None,
+        }
+    })
+}
+
+pub fn read_checkpoint(
+    ctx: &Context,
+    options: &CallOptions,
+    key: &str,
+    stream: &[u8],
+) -> Result<Option<String>, String> {
+    let args: [&[u8]; 2] = [key.as_bytes(), stream];
+    let reply: CallResult = ctx.call_ext("HGET", options, &args[..]);
+    match reply {
+        Ok(CallReply::String(s)) => Ok(Some(String::from_utf8_lossy(s.as_bytes()).to_string())),
+        Ok(_) => Ok(None),
+        Err(e) => Err(format!("reading {key}: {}", error_text(e))),
+    }
+}
+
+pub fn write_checkpoints(
+    ctx: &Context,
+    options: &CallOptions,
+    key: &str,
+    checkpoints: &[(Vec<u8>, String)],
+) -> Result<(), String> {
+    if checkpoints.is_empty() {
+        return Ok(());
+    }
+    let mut args: Vec<&[u8]> = Vec::with_capacity(1 + checkpoints.len() * 2);
+    args.push(key.as_bytes());
+    for (stream, id) in checkpoints {
+        args.push(stream);
+        args.push(id.as_bytes());
+    }
+    let reply: CallResult = ctx.call_ext("HSET", options, args.as_slice());
+    reply
+        .map(|_| ())
+        .map_err(|e| format!("writing {key}: {}", error_text(e)))
+}

@@ -1,0 +1,77 @@
+//! Creates the topics a source writes to, through the admin API, the first time it meets them.
+//! A broker that refuses (no CreateTopics, no permission) leaves the error in STATUS; producing
+//! is still tried, for brokers that create topics on first use.
+
+use crate::embedded;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+use std::collections::HashSet;
+use std::time::Duration;
+
+pub struct TopicMaker {
+    admin: Option<AdminClient<DefaultClientContext>>,
+    embedded: bool,
+    partitions: i32,
+    replication: i32,
+    known: HashSet<String>,
+}
+
+impl TopicMaker {
+    pub fn new(
+        brokers: &str,
+        config: &[(String, String)],
+        partitions: i32,
+        replication: i32,
+    ) -> TopicMaker {
+        let embedded = embedded::running_bootstrap().is_some_and(|b| b == brokers);
+        let mut admin_config = ClientConfig::new();
+        admin_config.set("bootstrap.servers", brokers);
+        for (property, value) in config {
+            admin_config.set(property, value);
+        }
+        TopicMaker {
+            admin: admin_config.create().ok(),
+            embedded,
+            partitions,
+            replication,
+            known: HashSet::new(),
+        }
+    }
+
+    /// Makes sure `topic` exists; Err carries the broker's refusal for STATUS.
+    pub fn ensure(&mut self, topic: &str) -> Result<(), String> {
+        if self.known.contains(topic) {
+            return Ok(());
+        }
+        if self.embedded {
+            embedded::ensure_topics(&[topic.to_string()]);
+            self.known.insert(topic.to_string());
+            return Ok(());
+        }
+        let Some(admin) = &self.admin else {
+            return Err("no admin client".to_string());
+        };
+        let new_topic = NewTopic::new(
+            topic,
+            self.partitions,
+            TopicReplication::Fixed(self.replication),
+        );
+        let options = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(10)))
+            .request_timeout(Some(Duration::from_secs(10)));
+        let result = futures_executor::block_on(admin.create_topics([&new_topic], &options));
+        let outcome = match result {
+            Ok(results) => match results.into_iter().next() {
+                Some(Ok(_)) | None => Ok(()),
+                Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
+                Some(Err((_, code))) => Err(format!("creating topic {topic}: {code}")),
+            },
+            Err(e) => Err(format!("creating topic {topic}: {e}")),
+        };
+        // Asked once per topic per run either way: a refusal is not retried on every batch.
+        self.known.insert(topic.to_string());
+        outcome
+    }
+}
