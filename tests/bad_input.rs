@@ -208,7 +208,7 @@ fn duplicate_name_is_rejected_and_the_first_sink_keeps_running() {
         &mut conn,
         &["KAFKA.SINK.CREATE", "s", "TOPICS", "t2", "TYPE", "HASH"],
     );
-    assert_eq!(error, "ERR sink 's' already exists");
+    assert_eq!(error, "ERR a bridge named 's' already exists");
     assert_eq!(status_field::<String>(&mut conn, "s", "topics"), "t1");
 }
 

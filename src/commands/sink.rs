@@ -18,7 +18,10 @@ use redis_module::{
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let spec = parse_sink_create(command_args(args))?;
     if registry::contains(&spec.name) {
-        return Err(error(format!("sink '{}' already exists", spec.name)));
+        return Err(error(format!(
+            "a bridge named '{}' already exists",
+            spec.name
+        )));
     }
     if let Some((command, module)) = spec.sink_type.module_command() {
         if !command_exists(ctx, command) {

@@ -32,14 +32,21 @@ fn bytes(reply: &CallResult<'_>) -> Option<Vec<u8>> {
     }
 }
 
-/// One SCAN step over stream keys matching `glob`; returns the next cursor and the keys.
+pub struct ScanStep {
+    pub cursor: String,
+    pub streams: Vec<Vec<u8>>,
+    /// Matching keys that are not streams.
+    pub others: u64,
+}
+
+/// One SCAN step over keys matching `glob`, split into streams and other keys.
 pub fn scan_streams(
     ctx: &Context,
     options: &CallOptions,
     cursor: &str,
     glob: &str,
-) -> Result<(String, Vec<Vec<u8>>), String> {
-    let args: [&str; 7] = [cursor, "MATCH", glob, "COUNT", "500", "TYPE", "stream"];
+) -> Result<ScanStep, String> {
+    let args: [&str; 5] = [cursor, "MATCH", glob, "COUNT", "200"];
     let reply: CallResult = ctx.call_ext("SCAN", options, &args[..]);
     match reply {
         Ok(CallReply::Array(parts)) => {
@@ -48,14 +55,34 @@ pub fn scan_streams(
                 .and_then(|c| bytes(&c))
                 .map(|c| String::from_utf8_lossy(&c).to_string())
                 .ok_or("SCAN returned no cursor")?;
-            let keys = match parts.get(1) {
+            let keys: Vec<Vec<u8>> = match parts.get(1) {
                 Some(Ok(CallReply::Array(keys))) => keys.iter().filter_map(|k| bytes(&k)).collect(),
                 _ => Vec::new(),
             };
-            Ok((next, keys))
+            let mut step = ScanStep {
+                cursor: next,
+                streams: Vec::with_capacity(keys.len()),
+                others: 0,
+            };
+            for key in keys {
+                if key_type(ctx, options, &key).as_deref() == Some(&b"stream"[..]) {
+                    step.streams.push(key);
+                } else {
+                    step.others += 1;
+                }
+            }
+            Ok(step)
         }
         Ok(_) => Err("unexpected SCAN reply".to_string()),
         Err(e) => Err(format!("SCAN failed: {}", error_text(e))),
+    }
+}
+
+fn key_type(ctx: &Context, options: &CallOptions, key: &[u8]) -> Option<Vec<u8>> {
+    let reply: CallResult = ctx.call_ext("TYPE", options, &[key][..]);
+    match reply {
+        Ok(CallReply::String(s)) => Some(s.as_bytes().to_vec()),
+        _ => None,
     }
 }
 

@@ -139,14 +139,15 @@ impl<'a> SourceWorker<'a> {
             let step = stream_io::scan_streams(&guard, &self.read, &cursor, &self.spec.streams);
             drop(guard);
             match step {
-                Ok((next, keys)) => {
-                    for key in keys {
+                Ok(step) => {
+                    add(&self.shared.counters.ignored, step.others);
+                    for key in step.streams {
                         self.mark_dirty(key);
                     }
-                    if next == "0" {
+                    if step.cursor == "0" {
                         return true;
                     }
-                    cursor = next;
+                    cursor = step.cursor;
                 }
                 Err(e) => {
                     self.shared.life.set_last_error(e);
