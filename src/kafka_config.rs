@@ -1,6 +1,7 @@
 //! The one place that turns a bridge spec into an rdkafka `ClientConfig`.
 
 use crate::args::{arg_error, ArgError};
+use crate::settings;
 use crate::spec::{SinkSpec, StartFrom};
 use rdkafka::config::ClientConfig;
 
@@ -30,7 +31,10 @@ pub fn sink_consumer_config(spec: &SinkSpec, brokers: &str, task: usize) -> Clie
     config
         .set("bootstrap.servers", brokers)
         .set("group.id", &spec.group)
-        .set("client.id", format!("redis-kafka-{}-{task}", spec.name))
+        .set(
+            "client.id",
+            format!("{}-{}-{task}", settings::client_id_prefix(), spec.name),
+        )
         .set(
             "auto.offset.reset",
             match spec.start {
@@ -54,7 +58,10 @@ pub fn producer_config(brokers: &str, extra: &[(String, String)]) -> ClientConfi
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
-        .set("client.id", "redis-kafka-produce")
+        .set(
+            "client.id",
+            format!("{}-produce", settings::client_id_prefix()),
+        )
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "1")

@@ -1,18 +1,22 @@
 //! redis-kafka: Kafka bridges inside redis-server. This file only wires the module together.
 
+mod acl;
 mod args;
 mod bridge;
 mod brokers;
 mod commands;
+mod definitions;
 mod embedded;
 mod gil;
 mod glob;
+mod info;
 mod kafka_config;
 mod kafka_log;
 mod lifecycle;
 mod mapping;
 mod offsets;
 mod produce_pool;
+mod reconcile;
 mod record;
 mod redact;
 mod registry;
@@ -45,7 +49,9 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         ctx.log_warning(&e.to_string());
         return Status::Err;
     }
-    lifecycle::subscribe_shutdown(ctx)
+    info::register(ctx);
+    acl::categorize(ctx);
+    lifecycle::subscribe_server_events(ctx)
 }
 
 fn deinit(_ctx: &Context) -> Status {
@@ -61,15 +67,15 @@ redis_module! {
     init: init,
     deinit: deinit,
     commands: [
-        ["kafka.sink.create", commands::sink::create, "write deny-oom", 0, 0, 0, ""],
-        ["kafka.sink.delete", commands::sink::delete, "write", 0, 0, 0, ""],
-        ["kafka.sink.pause", commands::sink::pause, "write", 0, 0, 0, ""],
-        ["kafka.sink.resume", commands::sink::resume, "write deny-oom", 0, 0, 0, ""],
+        ["kafka.sink.create", commands::sink::create, "write deny-oom admin", 0, 0, 0, ""],
+        ["kafka.sink.delete", commands::sink::delete, "write admin", 0, 0, 0, ""],
+        ["kafka.sink.pause", commands::sink::pause, "write admin", 0, 0, 0, ""],
+        ["kafka.sink.resume", commands::sink::resume, "write deny-oom admin", 0, 0, 0, ""],
         ["kafka.sink.list", commands::sink::list, "readonly", 0, 0, 0, ""],
-        ["kafka.source.create", commands::source::create, "write deny-oom", 0, 0, 0, ""],
-        ["kafka.source.delete", commands::source::delete, "write", 0, 0, 0, ""],
-        ["kafka.source.pause", commands::source::pause, "write", 0, 0, 0, ""],
-        ["kafka.source.resume", commands::source::resume, "write deny-oom", 0, 0, 0, ""],
+        ["kafka.source.create", commands::source::create, "write deny-oom admin", 0, 0, 0, ""],
+        ["kafka.source.delete", commands::source::delete, "write admin", 0, 0, 0, ""],
+        ["kafka.source.pause", commands::source::pause, "write admin", 0, 0, 0, ""],
+        ["kafka.source.resume", commands::source::resume, "write deny-oom admin", 0, 0, 0, ""],
         ["kafka.source.list", commands::source::list, "readonly", 0, 0, 0, ""],
         ["kafka.status", commands::status::status, "readonly", 0, 0, 0, ""],
         ["kafka.produce", commands::produce::produce, "", 0, 0, 0, ""],
@@ -83,7 +89,8 @@ redis_module! {
             ["slice-max-micros", &settings::SLICE_MAX_MICROS, settings::SLICE_MAX_MICROS_DEFAULT, 10, 1_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [
-            ["brokers", &*settings::BROKERS, "", ConfigurationFlags::DEFAULT, None],
+            ["brokers", &settings::BROKERS, "", ConfigurationFlags::DEFAULT, None],
+            ["client-id", &*settings::CLIENT_ID, settings::DEFAULT_CLIENT_ID, ConfigurationFlags::DEFAULT, None],
         ],
         bool: [
             ["embedded-broker", &settings::EMBEDDED_BROKER, false, ConfigurationFlags::DEFAULT, None],

@@ -1,38 +1,76 @@
-//! Stopping everything at MODULE UNLOAD and SHUTDOWN: Redis does not call the module's unload
-//! hook at shutdown, so the shutdown server event does the same work.
+//! Server events that drive bridges: the dataset finished loading, the role changed, a flush
+//! happened, or simply a cron tick (about once a second) — each reconciles running bridges
+//! with the stored definitions. SHUTDOWN stops everything: Redis does not call the module's
+//! unload hook then, so the shutdown event does the same work.
 
+use crate::reconcile::reconcile;
 use crate::{embedded, produce_pool, registry};
 use redis_module::{raw, Context, Status};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Cron ticks between routine reconciliations (Redis runs cron `hz` times a second, 10 by default).
+const RECONCILE_EVERY: u64 = 10;
+
+/// Set when something happened that calls for a reconciliation at the next cron tick. Starts
+/// set so that bridges stored in the dataset start after MODULE LOAD, without a timer that
+/// could outlive a module unloaded by a failed load.
+static RECONCILE_SOON: AtomicBool = AtomicBool::new(true);
+static TICKS: AtomicU64 = AtomicU64::new(0);
 
 pub fn stop_everything() {
     registry::stop_all();
     produce_pool::shutdown(FLUSH_TIMEOUT);
     embedded::stop();
+    RECONCILE_SOON.store(true, Ordering::Relaxed);
 }
 
-extern "C" fn on_shutdown(
-    _ctx: *mut raw::RedisModuleCtx,
-    _event: raw::RedisModuleEvent,
-    _subevent: u64,
+extern "C" fn on_server_event(
+    ctx: *mut raw::RedisModuleCtx,
+    event: raw::RedisModuleEvent,
+    subevent: u64,
     _data: *mut std::os::raw::c_void,
 ) {
-    stop_everything();
+    let ctx = Context::new(ctx);
+    match event.id {
+        raw::REDISMODULE_EVENT_SHUTDOWN => stop_everything(),
+        raw::REDISMODULE_EVENT_CRON_LOOP => {
+            let tick = TICKS.fetch_add(1, Ordering::Relaxed);
+            if RECONCILE_SOON.swap(false, Ordering::Relaxed) || tick % RECONCILE_EVERY == 0 {
+                reconcile(&ctx);
+            }
+        }
+        raw::REDISMODULE_EVENT_LOADING if subevent == raw::REDISMODULE_SUBEVENT_LOADING_ENDED => {
+            reconcile(&ctx)
+        }
+        raw::REDISMODULE_EVENT_FLUSHDB if subevent == raw::REDISMODULE_SUBEVENT_FLUSHDB_END => {
+            reconcile(&ctx)
+        }
+        raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED => reconcile(&ctx),
+        _ => {}
+    }
 }
 
-pub fn subscribe_shutdown(ctx: &Context) -> Status {
+pub fn subscribe_server_events(ctx: &Context) -> Status {
     let Some(subscribe) = (unsafe { raw::RedisModule_SubscribeToServerEvent }) else {
-        ctx.log_warning("kafka: this server cannot report SHUTDOWN; bridges stop at exit only");
+        ctx.log_warning(
+            "kafka: this server has no server events; bridges will not follow restarts",
+        );
         return Status::Ok;
     };
-    let event = raw::RedisModuleEvent {
-        id: raw::REDISMODULE_EVENT_SHUTDOWN,
-        dataver: 1,
-    };
-    if unsafe { subscribe(ctx.ctx, event, Some(on_shutdown)) } != raw::REDISMODULE_OK as i32 {
-        ctx.log_warning("kafka: could not subscribe to the SHUTDOWN event");
+    for id in [
+        raw::REDISMODULE_EVENT_SHUTDOWN,
+        raw::REDISMODULE_EVENT_CRON_LOOP,
+        raw::REDISMODULE_EVENT_LOADING,
+        raw::REDISMODULE_EVENT_FLUSHDB,
+        raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
+    ] {
+        let event = raw::RedisModuleEvent { id, dataver: 1 };
+        if unsafe { subscribe(ctx.ctx, event, Some(on_server_event)) } != raw::REDISMODULE_OK as i32
+        {
+            ctx.log_warning(&format!("kafka: could not subscribe to server event {id}"));
+        }
     }
     Status::Ok
 }

@@ -1,7 +1,9 @@
-//! The bridges this Redis runs, by name. Touched by command handlers on the main thread (which
-//! holds the Redis lock); workers only hold their sink's `SinkShared` and their run.
+//! The bridges this Redis knows, by name. Touched on the main thread (which holds the Redis
+//! lock) by command handlers, reconciliation and INFO; workers only hold their bridge's shared
+//! state and their run.
 
 use crate::bridge::State;
+use crate::definitions::{Definition, Kind};
 use crate::sink::shared::SinkShared;
 use crate::sink::worker;
 use crate::source::doorbell;
@@ -17,21 +19,26 @@ use std::thread::JoinHandle;
 pub struct SinkEntry {
     pub spec: Arc<SinkSpec>,
     pub shared: Arc<SinkShared>,
+    pub definition: Definition,
     workers: Vec<JoinHandle<()>>,
+    running: bool,
 }
 
 pub struct SourceEntry {
     pub spec: Arc<SourceSpec>,
     pub shared: Arc<SourceShared>,
+    pub definition: Definition,
     /// The current run's thread, or a paused run's thread finishing its last batch.
     workers: Vec<JoinHandle<()>>,
-    active: bool,
+    running: bool,
 }
 
 #[derive(Default)]
 struct Registry {
     sinks: BTreeMap<String, SinkEntry>,
     sources: BTreeMap<String, SourceEntry>,
+    /// Stored definitions that cannot be started, with the reason.
+    invalid: BTreeMap<String, String>,
     /// Workers told to stop; joined later so the main thread never waits on Kafka I/O.
     retired: Vec<JoinHandle<()>>,
 }
@@ -43,12 +50,19 @@ fn with<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
     f(guard.get_or_insert_with(Registry::default))
 }
 
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    Done,
+    Unknown,
+    AlreadyThere,
+}
+
 /// Bridge names are unique over sinks and sources, so STATUS <name> is unambiguous.
 pub fn contains(name: &str) -> bool {
     with(|r| r.sinks.contains_key(name) || r.sources.contains_key(name))
 }
 
-fn spawn_workers(
+fn spawn_sink(
     spec: &Arc<SinkSpec>,
     shared: &Arc<SinkShared>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
@@ -70,86 +84,6 @@ fn spawn_workers(
     Ok(handles)
 }
 
-pub fn start_sink(spec: SinkSpec, brokers: String) -> Result<(), String> {
-    let spec = Arc::new(spec);
-    let shared = Arc::new(SinkShared::new(brokers));
-    let workers = spawn_workers(&spec, &shared)?;
-    with(|r| {
-        r.retired.retain(|h| !h.is_finished());
-        r.sinks.insert(
-            spec.name.clone(),
-            SinkEntry {
-                spec: spec.clone(),
-                shared,
-                workers,
-            },
-        );
-    });
-    Ok(())
-}
-
-/// Removes the sink and stops its workers. Called with the Redis lock held, so once this returns
-/// the workers can write nothing more.
-pub fn remove_sink(name: &str) -> bool {
-    with(|r| match r.sinks.remove(name) {
-        Some(mut entry) => {
-            entry.shared.stop_run(State::Stopped);
-            r.retired.append(&mut entry.workers);
-            true
-        }
-        None => false,
-    })
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Change {
-    Done,
-    Unknown,
-    AlreadyThere,
-}
-
-pub fn pause_sink(name: &str) -> Change {
-    with(|r| {
-        let Some(entry) = r.sinks.get_mut(name) else {
-            return Change::Unknown;
-        };
-        if entry.workers.is_empty() {
-            return Change::AlreadyThere;
-        }
-        entry.shared.stop_run(State::Paused);
-        let mut stopped = std::mem::take(&mut entry.workers);
-        r.retired.append(&mut stopped);
-        Change::Done
-    })
-}
-
-/// Starts a paused sink again, or retries a failed one from its stored offsets.
-pub fn resume_sink(name: &str) -> Result<Change, String> {
-    with(|r| {
-        let Some(entry) = r.sinks.get_mut(name) else {
-            return Ok(Change::Unknown);
-        };
-        let failed = entry.shared.life.state() == State::Failed;
-        if !entry.workers.is_empty() && !failed {
-            return Ok(Change::AlreadyThere);
-        }
-        // A failed run's workers are done or finishing; they write nothing once stopped.
-        entry.shared.stop_run(State::Stopped);
-        let mut old = std::mem::take(&mut entry.workers);
-        r.retired.append(&mut old);
-        entry.workers = spawn_workers(&entry.spec, &entry.shared)?;
-        Ok(Change::Done)
-    })
-}
-
-pub fn sinks<T>(f: impl Fn(&SinkEntry) -> T) -> Vec<T> {
-    with(|r| r.sinks.values().map(&f).collect())
-}
-
-pub fn sink<T>(name: &str, f: impl FnOnce(&SinkEntry) -> T) -> Option<T> {
-    with(|r| r.sinks.get(name).map(f))
-}
-
 fn spawn_source(
     spec: &Arc<SourceSpec>,
     shared: &Arc<SourceShared>,
@@ -166,70 +100,228 @@ fn spawn_source(
         })
 }
 
-pub fn start_source(spec: SourceSpec, brokers: String) -> Result<(), String> {
+/// Registers a sink; its workers start when `run` (a primary, not paused).
+pub fn add_sink(
+    spec: SinkSpec,
+    brokers: String,
+    definition: Definition,
+    run: bool,
+    resting: State,
+) -> Result<(), String> {
     let spec = Arc::new(spec);
-    let shared = Arc::new(SourceShared::new(brokers, &spec.streams));
-    let handle = spawn_source(&spec, &shared, Vec::new())?;
-    doorbell::install(&shared.doorbell);
+    let shared = Arc::new(SinkShared::new(brokers));
+    let workers = if run {
+        spawn_sink(&spec, &shared)?
+    } else {
+        shared.stop_run(resting);
+        Vec::new()
+    };
     with(|r| {
         r.retired.retain(|h| !h.is_finished());
-        r.sources.insert(
+        r.invalid.remove(&spec.name);
+        r.sinks.insert(
             spec.name.clone(),
-            SourceEntry {
+            SinkEntry {
                 spec: spec.clone(),
                 shared,
-                workers: vec![handle],
-                active: true,
+                definition,
+                workers,
+                running: run,
             },
         );
     });
     Ok(())
 }
 
-/// Removes the source and stops its worker at once (no further checkpoint is written).
-pub fn remove_source(name: &str) -> bool {
-    with(|r| match r.sources.remove(name) {
-        Some(mut entry) => {
-            entry.shared.life.stop_run(State::Stopped);
-            doorbell::remove(&entry.shared.doorbell);
-            entry.shared.doorbell.nudge();
-            r.retired.append(&mut entry.workers);
-            true
+pub fn add_source(
+    spec: SourceSpec,
+    brokers: String,
+    definition: Definition,
+    run: bool,
+    resting: State,
+) -> Result<(), String> {
+    let spec = Arc::new(spec);
+    let shared = Arc::new(SourceShared::new(brokers, &spec.streams));
+    let workers = if run {
+        vec![spawn_source(&spec, &shared, Vec::new())?]
+    } else {
+        shared.life.stop_run(resting);
+        Vec::new()
+    };
+    doorbell::install(&shared.doorbell);
+    with(|r| {
+        r.retired.retain(|h| !h.is_finished());
+        r.invalid.remove(&spec.name);
+        r.sources.insert(
+            spec.name.clone(),
+            SourceEntry {
+                spec: spec.clone(),
+                shared,
+                definition,
+                workers,
+                running: run,
+            },
+        );
+    });
+    Ok(())
+}
+
+fn retire_sink(r: &mut Registry, mut entry: SinkEntry) {
+    entry.shared.stop_run(State::Stopped);
+    r.retired.append(&mut entry.workers);
+}
+
+fn retire_source(r: &mut Registry, mut entry: SourceEntry) {
+    entry.shared.life.stop_run(State::Stopped);
+    doorbell::remove(&entry.shared.doorbell);
+    entry.shared.doorbell.nudge();
+    r.retired.append(&mut entry.workers);
+}
+
+/// Removes a bridge and stops its workers at once. Called with the Redis lock held, so once
+/// this returns the workers write nothing more.
+pub fn remove(name: &str) -> Option<Kind> {
+    with(|r| {
+        if let Some(entry) = r.sinks.remove(name) {
+            retire_sink(r, entry);
+            return Some(Kind::Sink);
         }
-        None => false,
+        if let Some(entry) = r.sources.remove(name) {
+            retire_source(r, entry);
+            return Some(Kind::Source);
+        }
+        None
     })
 }
 
-/// Lets the worker deliver and checkpoint the batch in hand, then stop.
-pub fn pause_source(name: &str) -> Change {
+pub fn kind_of(name: &str) -> Option<Kind> {
     with(|r| {
-        let Some(entry) = r.sources.get_mut(name) else {
-            return Change::Unknown;
-        };
-        if !entry.active {
-            return Change::AlreadyThere;
+        if r.sinks.contains_key(name) {
+            Some(Kind::Sink)
+        } else if r.sources.contains_key(name) {
+            Some(Kind::Source)
+        } else {
+            None
         }
-        entry.shared.life.drain_run(State::Paused);
-        entry.shared.doorbell.nudge();
-        entry.active = false;
-        Change::Done
     })
 }
 
-pub fn resume_source(name: &str) -> Result<Change, String> {
+/// Starts or stops a bridge's workers to match `should_run`; `resting` is the state of a
+/// bridge left stopped (replica, paused).
+pub fn set_running(name: &str, should_run: bool, resting: State) -> Result<Change, String> {
     with(|r| {
-        let Some(entry) = r.sources.get_mut(name) else {
-            return Ok(Change::Unknown);
-        };
-        if entry.active && entry.shared.life.state() != State::Failed {
-            return Ok(Change::AlreadyThere);
+        if let Some(entry) = r.sinks.get_mut(name) {
+            if entry.running == should_run {
+                return Ok(Change::AlreadyThere);
+            }
+            let mut old = std::mem::take(&mut entry.workers);
+            r.retired.append(&mut old);
+            if should_run {
+                entry.shared.stop_run(State::Stopped);
+                entry.workers = spawn_sink(&entry.spec, &entry.shared)?;
+            } else {
+                entry.shared.stop_run(resting);
+            }
+            entry.running = should_run;
+            return Ok(Change::Done);
         }
-        entry.shared.life.drain_run(State::Stopped);
-        let previous = std::mem::take(&mut entry.workers);
-        entry.workers = vec![spawn_source(&entry.spec, &entry.shared, previous)?];
-        entry.active = true;
-        Ok(Change::Done)
+        if let Some(entry) = r.sources.get_mut(name) {
+            if entry.running == should_run {
+                return Ok(Change::AlreadyThere);
+            }
+            if should_run {
+                entry.shared.life.drain_run(State::Stopped);
+                let previous = std::mem::take(&mut entry.workers);
+                entry.workers = vec![spawn_source(&entry.spec, &entry.shared, previous)?];
+            } else if resting == State::Paused {
+                // Let the worker deliver and checkpoint the batch in hand.
+                entry.shared.life.drain_run(resting);
+                entry.shared.doorbell.nudge();
+            } else {
+                entry.shared.life.stop_run(resting);
+                entry.shared.doorbell.nudge();
+            }
+            entry.running = should_run;
+            return Ok(Change::Done);
+        }
+        Ok(Change::Unknown)
     })
+}
+
+/// Retries a failed bridge: a new run from the stored offsets or checkpoints.
+pub fn restart_failed(name: &str) -> Result<Change, String> {
+    let failed = with(|r| {
+        r.sinks
+            .get(name)
+            .map(|e| e.shared.life.state())
+            .or_else(|| r.sources.get(name).map(|e| e.shared.life.state()))
+    });
+    match failed {
+        Some(State::Failed) => {
+            set_running(name, false, State::Stopped)?;
+            set_running(name, true, State::Stopped)
+        }
+        Some(_) => Ok(Change::AlreadyThere),
+        None => Ok(Change::Unknown),
+    }
+}
+
+pub fn set_paused_flag(name: &str, paused: bool) {
+    with(|r| {
+        if let Some(e) = r.sinks.get_mut(name) {
+            e.definition.paused = paused;
+        }
+        if let Some(e) = r.sources.get_mut(name) {
+            e.definition.paused = paused;
+        }
+    })
+}
+
+/// Every registered bridge with the definition it was started from.
+pub fn definitions() -> Vec<(String, Definition)> {
+    with(|r| {
+        r.sinks
+            .iter()
+            .map(|(n, e)| (n.clone(), e.definition.clone()))
+            .chain(
+                r.sources
+                    .iter()
+                    .map(|(n, e)| (n.clone(), e.definition.clone())),
+            )
+            .collect()
+    })
+}
+
+pub fn set_invalid(name: &str, reason: String) {
+    with(|r| {
+        r.invalid.insert(name.to_string(), reason);
+    })
+}
+
+/// Forgets invalid definitions that are no longer stored.
+pub fn retain_invalid(stored: &[String]) {
+    with(|r| r.invalid.retain(|name, _| stored.contains(name)))
+}
+
+pub fn invalid() -> Vec<(String, String)> {
+    with(|r| {
+        r.invalid
+            .iter()
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect()
+    })
+}
+
+pub fn invalid_reason(name: &str) -> Option<String> {
+    with(|r| r.invalid.get(name).cloned())
+}
+
+pub fn sinks<T>(f: impl Fn(&SinkEntry) -> T) -> Vec<T> {
+    with(|r| r.sinks.values().map(&f).collect())
+}
+
+pub fn sink<T>(name: &str, f: impl FnOnce(&SinkEntry) -> T) -> Option<T> {
+    with(|r| r.sinks.get(name).map(f))
 }
 
 pub fn sources<T>(f: impl Fn(&SourceEntry) -> T) -> Vec<T> {
@@ -244,18 +336,14 @@ pub fn source<T>(name: &str, f: impl FnOnce(&SourceEntry) -> T) -> Option<T> {
 /// Redis lock wait as soon as they see their run stopped, so joining here cannot deadlock.
 pub fn stop_all() {
     let handles: Vec<JoinHandle<()>> = with(|r| {
-        let mut handles = std::mem::take(&mut r.retired);
-        for (_, mut entry) in std::mem::take(&mut r.sinks) {
-            entry.shared.stop_run(State::Stopped);
-            handles.append(&mut entry.workers);
+        for (_, entry) in std::mem::take(&mut r.sinks) {
+            retire_sink(r, entry);
         }
-        for (_, mut entry) in std::mem::take(&mut r.sources) {
-            entry.shared.life.stop_run(State::Stopped);
-            doorbell::remove(&entry.shared.doorbell);
-            entry.shared.doorbell.nudge();
-            handles.append(&mut entry.workers);
+        for (_, entry) in std::mem::take(&mut r.sources) {
+            retire_source(r, entry);
         }
-        handles
+        r.invalid.clear();
+        std::mem::take(&mut r.retired)
     });
     for handle in handles {
         let _ = handle.join();

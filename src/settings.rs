@@ -1,12 +1,50 @@
 //! Module configuration (`kafka.*`), settable as `loadmodule` arguments, in redis.conf, or with
 //! CONFIG SET.
 
+use crate::sink_parse::parse_brokers;
+use redis_module::configuration::{ConfigurationContext, ConfigurationValue};
 use redis_module::{enum_configuration, RedisError, RedisString};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-pub static BROKERS: LazyLock<Mutex<String>> = LazyLock::new(|| Mutex::new(String::new()));
+/// `kafka.brokers`, checked like BROKERS so CONFIG SET refuses a malformed list.
+pub struct BrokerList(Mutex<String>);
+
+impl ConfigurationValue<RedisString> for BrokerList {
+    fn get(&self, _ctx: &ConfigurationContext) -> RedisString {
+        let value = self.0.lock().map(|v| v.clone()).unwrap_or_default();
+        RedisString::create(None, value.as_str())
+    }
+
+    fn set(&self, _ctx: &ConfigurationContext, value: RedisString) -> Result<(), RedisError> {
+        let text = value.try_as_str()?.trim().to_string();
+        let normalized = if text.is_empty() {
+            text
+        } else {
+            parse_brokers(&text).map_err(|e| RedisError::String(format!("ERR {e}")))?
+        };
+        if let Ok(mut current) = self.0.lock() {
+            *current = normalized;
+        }
+        Ok(())
+    }
+}
+
+pub static BROKERS: BrokerList = BrokerList(Mutex::new(String::new()));
+/// `kafka.client-id`: prefix of the client.id of every Kafka client the module creates.
+pub static CLIENT_ID: LazyLock<Mutex<String>> =
+    LazyLock::new(|| Mutex::new(DEFAULT_CLIENT_ID.to_string()));
+pub const DEFAULT_CLIENT_ID: &str = "redis-kafka";
+
+pub fn client_id_prefix() -> String {
+    CLIENT_ID
+        .lock()
+        .map(|c| c.trim().to_string())
+        .ok()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| DEFAULT_CLIENT_ID.to_string())
+}
 pub static EMBEDDED_BROKER: AtomicBool = AtomicBool::new(false);
 pub static SLICE_MAX_RECORDS: AtomicI64 = AtomicI64::new(500);
 pub static SLICE_MAX_MICROS: AtomicI64 = AtomicI64::new(1000);
@@ -36,10 +74,7 @@ pub const SLICE_MAX_RECORDS_DEFAULT: i64 = 500;
 pub const SLICE_MAX_MICROS_DEFAULT: i64 = 1000;
 
 pub fn default_brokers() -> Option<String> {
-    let brokers = BROKERS
-        .lock()
-        .map(|b| b.trim().to_string())
-        .unwrap_or_default();
+    let brokers = BROKERS.0.lock().map(|b| b.clone()).unwrap_or_default();
     (!brokers.is_empty()).then_some(brokers)
 }
 
@@ -68,8 +103,19 @@ pub fn apply_module_args(args: &[RedisString]) -> Result<(), RedisError> {
         let bare = name.strip_prefix("kafka.").unwrap_or(&name);
         match bare {
             "brokers" => {
-                if let Ok(mut brokers) = BROKERS.lock() {
-                    *brokers = value;
+                let list = if value.trim().is_empty() {
+                    String::new()
+                } else {
+                    parse_brokers(&value)
+                        .map_err(|e| RedisError::String(format!("kafka: {name}: {e}")))?
+                };
+                if let Ok(mut brokers) = BROKERS.0.lock() {
+                    *brokers = list;
+                }
+            }
+            "client-id" => {
+                if let Ok(mut id) = CLIENT_ID.lock() {
+                    *id = value;
                 }
             }
             "embedded-broker" => EMBEDDED_BROKER.store(parse_bool(&name, &value)?, Ordering::Relaxed),
@@ -100,7 +146,7 @@ pub fn apply_module_args(args: &[RedisString]) -> Result<(), RedisError> {
             }
             _ => {
                 return Err(RedisError::String(format!(
-                    "kafka: unknown module argument '{name}' (known: kafka.brokers, kafka.embedded-broker, kafka.slice-max-records, kafka.slice-max-micros, kafka.log-level)"
+                    "kafka: unknown module argument '{name}' (known: kafka.brokers, kafka.client-id, kafka.embedded-broker, kafka.slice-max-records, kafka.slice-max-micros, kafka.log-level)"
                 )))
             }
         }

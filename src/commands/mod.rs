@@ -1,5 +1,6 @@
 //! Command handlers: parse arguments, validate, hand specs to the registry, build replies.
 
+pub mod lifecycle_ops;
 pub mod produce;
 pub mod sink;
 pub mod source;

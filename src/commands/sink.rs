@@ -1,21 +1,23 @@
 //! KAFKA.SINK.CREATE / DELETE / PAUSE / RESUME / LIST.
 
-use crate::args::Args;
+use crate::acl;
 use crate::brokers;
-use crate::commands::{command_args, error};
-use crate::embedded;
+use crate::commands::{command_args, error, lifecycle_ops};
+use crate::definitions::{self, Definition, Kind};
 use crate::kafka_config;
-use crate::offsets;
+use crate::reconcile;
 use crate::redact::redact;
-use crate::registry::{self, Change};
+use crate::registry;
 use crate::sink_parse::parse_sink_create;
-use crate::spec::{OnError, Subscription};
+use crate::spec::Subscription;
 use redis_module::{
-    CallOptionsBuilder, CallReply, CallResult, Context, RedisError, RedisResult, RedisString,
-    RedisValue,
+    CallOptionsBuilder, CallReply, CallResult, Context, RedisResult, RedisString, RedisValue,
 };
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    acl::require_admin(ctx)?;
+    let given = create_arguments(&args);
     let spec = parse_sink_create(command_args(args))?;
     if registry::contains(&spec.name) {
         return Err(error(format!(
@@ -37,74 +39,43 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         &resolved.brokers,
         0,
     ))?;
-    if resolved.embedded {
-        let mut topics = match &spec.subscription {
-            Subscription::Topics(topics) => topics.clone(),
-            Subscription::Pattern(_) => Vec::new(),
-        };
-        if let OnError::Dlq(topic) = &spec.on_error {
-            topics.push(topic.clone());
-        }
-        embedded::ensure_topics(&topics);
-    }
-    registry::start_sink(spec, resolved.brokers).map_err(error)?;
+    let definition = Definition {
+        kind: Kind::Sink,
+        args: given,
+        created_ms: now_ms(),
+        paused: false,
+    };
+    definitions::save(ctx, &spec.name, &definition).map_err(error)?;
+    let name = spec.name.clone();
+    reconcile::instantiate(&name, definition, true).map_err(error)?;
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
-/// Reads `<name>` and nothing else.
-fn only_name(mut args: Args) -> Result<String, RedisError> {
-    let name = args.next_str("sink name")?;
-    if !args.is_empty() {
-        return Err(error("too many arguments"));
-    }
-    Ok(name)
+/// The CREATE arguments after the name, as stored in the bridge's definition.
+pub fn create_arguments(args: &[RedisString]) -> Vec<String> {
+    args.iter()
+        .skip(2)
+        .map(|a| String::from_utf8_lossy(a.as_slice()).to_string())
+        .collect()
 }
 
-pub fn pause(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let name = only_name(command_args(args))?;
-    match registry::pause_sink(&name) {
-        Change::Done | Change::AlreadyThere => Ok(RedisValue::SimpleStringStatic("OK")),
-        Change::Unknown => Err(error(format!("no sink named '{name}'"))),
-    }
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
-pub fn resume(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let name = only_name(command_args(args))?;
-    match registry::resume_sink(&name).map_err(error)? {
-        Change::Done | Change::AlreadyThere => Ok(RedisValue::SimpleStringStatic("OK")),
-        Change::Unknown => Err(error(format!("no sink named '{name}'"))),
-    }
+pub fn pause(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    lifecycle_ops::pause(ctx, args, Kind::Sink)
+}
+
+pub fn resume(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    lifecycle_ops::resume(ctx, args, Kind::Sink)
 }
 
 pub fn delete(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let mut args = command_args(args);
-    let name = args.next_str("sink name")?;
-    let purge = match args.next_keyword().as_deref() {
-        None => false,
-        Some("PURGE") => true,
-        Some(other) => return Err(error(format!("unknown option '{other}' (expected PURGE)"))),
-    };
-    if !args.is_empty() {
-        return Err(error("too many arguments"));
-    }
-    if !registry::remove_sink(&name) {
-        return Err(error(format!("no sink named '{name}'")));
-    }
-    if purge {
-        let options = CallOptionsBuilder::new()
-            .replicate()
-            .errors_as_replies()
-            .build();
-        let key = offsets::offsets_key(&name);
-        let reply: CallResult = ctx.call_ext("DEL", &options, &[key.as_str()][..]);
-        reply.map_err(|e| {
-            error(format!(
-                "sink deleted but its offsets were not purged: {}",
-                e.to_utf8_string().unwrap_or_default()
-            ))
-        })?;
-    }
-    Ok(RedisValue::SimpleStringStatic("OK"))
+    lifecycle_ops::delete(ctx, args, Kind::Sink)
 }
 
 pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {

@@ -1,19 +1,21 @@
 //! KAFKA.SOURCE.CREATE / DELETE / PAUSE / RESUME / LIST.
 
+use crate::acl;
 use crate::brokers;
-use crate::commands::{command_args, error};
+use crate::commands::sink::{create_arguments, now_ms};
+use crate::commands::{command_args, error, lifecycle_ops};
+use crate::definitions::{self, Definition, Kind};
 use crate::kafka_config;
+use crate::reconcile;
 use crate::redact::redact;
-use crate::registry::{self, Change};
-use crate::source::stream_io;
+use crate::registry;
 use crate::source_parse::parse_source_create;
-use redis_module::{
-    CallOptionsBuilder, CallResult, Context, RedisError, RedisResult, RedisString, RedisValue,
-};
-use std::time::{SystemTime, UNIX_EPOCH};
+use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
-pub fn create(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let mut spec = parse_source_create(command_args(args))?;
+pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    acl::require_admin(ctx)?;
+    let given = create_arguments(&args);
+    let spec = parse_source_create(command_args(args))?;
     if registry::contains(&spec.name) {
         return Err(error(format!(
             "a bridge named '{}' already exists",
@@ -25,69 +27,27 @@ pub fn create(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         &resolved.brokers,
         &spec.config,
     ))?;
-    spec.created_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    registry::start_source(spec, resolved.brokers).map_err(error)?;
+    let definition = Definition {
+        kind: Kind::Source,
+        args: given,
+        created_ms: now_ms(),
+        paused: false,
+    };
+    definitions::save(ctx, &spec.name, &definition).map_err(error)?;
+    reconcile::instantiate(&spec.name, definition, true).map_err(error)?;
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
-fn only_name(args: Vec<RedisString>) -> Result<String, RedisError> {
-    let mut args = command_args(args);
-    let name = args.next_str("source name")?;
-    if !args.is_empty() {
-        return Err(error("too many arguments"));
-    }
-    Ok(name)
+pub fn pause(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    lifecycle_ops::pause(ctx, args, Kind::Source)
 }
 
-fn reply(change: Change, name: &str) -> RedisResult {
-    match change {
-        Change::Done | Change::AlreadyThere => Ok(RedisValue::SimpleStringStatic("OK")),
-        Change::Unknown => Err(error(format!("no source named '{name}'"))),
-    }
-}
-
-pub fn pause(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let name = only_name(args)?;
-    reply(registry::pause_source(&name), &name)
-}
-
-pub fn resume(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let name = only_name(args)?;
-    reply(registry::resume_source(&name).map_err(error)?, &name)
+pub fn resume(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    lifecycle_ops::resume(ctx, args, Kind::Source)
 }
 
 pub fn delete(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    let mut args = command_args(args);
-    let name = args.next_str("source name")?;
-    let purge = match args.next_keyword().as_deref() {
-        None => false,
-        Some("PURGE") => true,
-        Some(other) => return Err(error(format!("unknown option '{other}' (expected PURGE)"))),
-    };
-    if !args.is_empty() {
-        return Err(error("too many arguments"));
-    }
-    if !registry::remove_source(&name) {
-        return Err(error(format!("no source named '{name}'")));
-    }
-    if purge {
-        let options = CallOptionsBuilder::new()
-            .replicate()
-            .errors_as_replies()
-            .build();
-        let key = stream_io::checkpoints_key(&name);
-        let reply: CallResult = ctx.call_ext("DEL", &options, &[key.as_str()][..]);
-        reply.map_err(|e| {
-            error(format!(
-                "source deleted but its checkpoints were not purged: {}",
-                e.to_utf8_string().unwrap_or_default()
-            ))
-        })?;
-    }
-    Ok(RedisValue::SimpleStringStatic("OK"))
+    lifecycle_ops::delete(ctx, args, Kind::Source)
 }
 
 pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {

@@ -11,6 +11,11 @@ pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     if args.is_empty() {
         let mut all = registry::sinks(sink_status);
         all.extend(registry::sources(source_status));
+        all.extend(
+            registry::invalid()
+                .iter()
+                .map(|(n, e)| invalid_status(n, e)),
+        );
         return Ok(RedisValue::Array(all));
     }
     let name = args.next_str("bridge name")?;
@@ -19,7 +24,22 @@ pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     }
     registry::sink(&name, sink_status)
         .or_else(|| registry::source(&name, source_status))
+        .or_else(|| registry::invalid_reason(&name).map(|e| invalid_status(&name, &e)))
         .ok_or_else(|| error(format!("no bridge named '{name}'")))
+}
+
+/// A stored definition that cannot be started (written by hand, or from a newer version).
+fn invalid_status(name: &str, reason: &str) -> RedisValue {
+    RedisValue::Array(vec![
+        "name".into(),
+        name.into(),
+        "kind".into(),
+        "unknown".into(),
+        "state".into(),
+        "failed".into(),
+        "last_error".into(),
+        format!("invalid definition: {reason}").into(),
+    ])
 }
 
 /// Streams listed per source in STATUS; `stream_count` gives the total.

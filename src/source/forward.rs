@@ -64,7 +64,10 @@ impl Forwarder {
         };
         let mut producer_config = kafka_config::producer_config(brokers, &[]);
         producer_config
-            .set("client.id", format!("redis-kafka-{bridge}"))
+            .set(
+                "client.id",
+                format!("{}-{bridge}", crate::settings::client_id_prefix()),
+            )
             .set("linger.ms", "5")
             .set("message.timeout.ms", "60000");
         for (property, value) in config {

@@ -148,6 +148,8 @@ pub struct RedisServer {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    binary: PathBuf,
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -205,20 +207,55 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut server = RedisServer { child, port, dir };
+        let mut server = RedisServer {
+            child,
+            port,
+            dir,
+            binary: options.binary.clone(),
+            args,
+        };
+        server.wait_ready().then_some(server) // dropping `server` kills it
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and directory (after kill9 or SHUTDOWN).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Command::new(&self.binary)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        assert!(
+            self.wait_ready(),
+            "restarted server did not come up: {}",
+            self.log()
+        );
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let server = self;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = server.child.try_wait() {
-                return None; // port taken meanwhile, or bad config: the caller retries
+                return false; // port taken meanwhile, or bad config: the caller retries
             }
             if let Ok(mut conn) = server.try_conn() {
+                // PING answers LOADING while the dataset loads; wait until it is served.
                 if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return Some(server);
+                    return true;
                 }
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        None // dropping `server` kills it
+        false
     }
 
     /// Starts a server that must refuse to start; returns its log.

@@ -1,0 +1,80 @@
+//! PAUSE / RESUME / DELETE, the same for sinks and sources: the stored definition changes in
+//! the same command (so it persists and replicates), then the running bridge follows.
+
+use crate::acl;
+use crate::bridge::State;
+use crate::commands::{command_args, error};
+use crate::definitions::{self, Kind};
+use crate::offsets;
+use crate::registry::{self, Change};
+use crate::source::stream_io;
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
+
+const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
+
+fn only_name(args: Vec<RedisString>, kind: Kind) -> Result<String, RedisError> {
+    let mut args = command_args(args);
+    let name = args.next_str(&format!("{} name", kind.name()))?;
+    if !args.is_empty() {
+        return Err(error("too many arguments"));
+    }
+    Ok(name)
+}
+
+fn check_kind(name: &str, kind: Kind) -> Result<(), RedisError> {
+    match registry::kind_of(name) {
+        Some(k) if k == kind => Ok(()),
+        _ => Err(error(format!("no {} named '{name}'", kind.name()))),
+    }
+}
+
+pub fn pause(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult {
+    acl::require_admin(ctx)?;
+    let name = only_name(args, kind)?;
+    check_kind(&name, kind)?;
+    definitions::set_paused(ctx, &name, true).map_err(error)?;
+    registry::set_paused_flag(&name, true);
+    registry::set_running(&name, false, State::Paused).map_err(error)?;
+    Ok(OK)
+}
+
+pub fn resume(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult {
+    acl::require_admin(ctx)?;
+    let name = only_name(args, kind)?;
+    check_kind(&name, kind)?;
+    definitions::set_paused(ctx, &name, false).map_err(error)?;
+    registry::set_paused_flag(&name, false);
+    match registry::restart_failed(&name).map_err(error)? {
+        Change::Done => {}
+        _ => {
+            registry::set_running(&name, true, State::Stopped).map_err(error)?;
+        }
+    }
+    Ok(OK)
+}
+
+pub fn delete(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult {
+    acl::require_admin(ctx)?;
+    let mut args = command_args(args);
+    let name = args.next_str(&format!("{} name", kind.name()))?;
+    let purge = match args.next_keyword().as_deref() {
+        None => false,
+        Some("PURGE") => true,
+        Some(other) => return Err(error(format!("unknown option '{other}' (expected PURGE)"))),
+    };
+    if !args.is_empty() {
+        return Err(error("too many arguments"));
+    }
+    check_kind(&name, kind)?;
+    registry::remove(&name);
+    let progress = match kind {
+        Kind::Sink => offsets::offsets_key(&name),
+        Kind::Source => stream_io::checkpoints_key(&name),
+    };
+    definitions::remove(ctx, &name, purge.then_some(progress.as_str())).map_err(|e| {
+        error(format!(
+            "bridge stopped but its stored state was not removed: {e}"
+        ))
+    })?;
+    Ok(OK)
+}

@@ -1,0 +1,118 @@
+//! Makes the running bridges match the definitions stored in the dataset: after a restart
+//! (RDB/AOF loaded), MODULE LOAD, failover, FLUSHALL, or definitions replicated to a replica.
+//! Only a primary runs bridges; a replica lists them in state `replica`.
+
+use crate::args::Args;
+use crate::bridge::State;
+use crate::brokers;
+use crate::definitions::{self, Definition, Kind};
+use crate::embedded;
+use crate::registry;
+use crate::sink_parse::parse_sink_create;
+use crate::source_parse::parse_source_create;
+use crate::spec::{OnError, Subscription};
+use redis_module::{Context, ContextFlags};
+
+fn create_args(name: &str, args: &[String]) -> Args {
+    let mut items = Vec::with_capacity(args.len() + 1);
+    items.push(name.as_bytes().to_vec());
+    items.extend(args.iter().map(|a| a.as_bytes().to_vec()));
+    Args::new(items)
+}
+
+fn resting_state(definition: &Definition) -> State {
+    if definition.paused {
+        State::Paused
+    } else {
+        State::Replica
+    }
+}
+
+/// Registers a bridge from its stored definition, starting it when `primary` and not paused.
+pub fn instantiate(name: &str, definition: Definition, primary: bool) -> Result<(), String> {
+    let run = primary && !definition.paused;
+    let resting = resting_state(&definition);
+    match definition.kind {
+        Kind::Sink => {
+            let spec = parse_sink_create(create_args(name, &definition.args)).map_err(|e| e.0)?;
+            let resolved = brokers::resolve(spec.brokers.as_deref())?;
+            if resolved.embedded {
+                let mut topics = match &spec.subscription {
+                    Subscription::Topics(topics) => topics.clone(),
+                    Subscription::Pattern(_) => Vec::new(),
+                };
+                if let OnError::Dlq(topic) = &spec.on_error {
+                    topics.push(topic.clone());
+                }
+                embedded::ensure_topics(&topics);
+            }
+            registry::add_sink(spec, resolved.brokers, definition, run, resting)
+        }
+        Kind::Source => {
+            let mut spec =
+                parse_source_create(create_args(name, &definition.args)).map_err(|e| e.0)?;
+            spec.created_ms = definition.created_ms;
+            let resolved = brokers::resolve(spec.brokers.as_deref())?;
+            registry::add_source(spec, resolved.brokers, definition, run, resting)
+        }
+    }
+}
+
+pub fn reconcile(ctx: &Context) {
+    let flags = ctx.get_flags();
+    if flags.contains(ContextFlags::LOADING) {
+        return;
+    }
+    let primary = flags.contains(ContextFlags::MASTER);
+    let stored = match definitions::load_all(ctx) {
+        Ok(stored) => stored,
+        Err(e) => {
+            ctx.log_warning(&format!("kafka: cannot read bridge definitions: {e}"));
+            return;
+        }
+    };
+    for (name, running) in registry::definitions() {
+        let same = stored.iter().any(|(n, d)| {
+            n == &name
+                && d.as_ref().is_ok_and(|d| {
+                    d.kind == running.kind
+                        && d.args == running.args
+                        && d.created_ms == running.created_ms
+                })
+        });
+        if !same {
+            registry::remove(&name);
+        }
+    }
+    for (name, definition) in &stored {
+        let definition = match definition {
+            Ok(definition) => definition.clone(),
+            Err(reason) => {
+                report_invalid(ctx, name, reason.clone());
+                continue;
+            }
+        };
+        if registry::kind_of(name).is_some() {
+            registry::set_paused_flag(name, definition.paused);
+            let run = primary && !definition.paused;
+            if let Err(e) = registry::set_running(name, run, resting_state(&definition)) {
+                report_invalid(ctx, name, e);
+            }
+        } else if let Err(e) = instantiate(name, definition, primary) {
+            report_invalid(ctx, name, e);
+        }
+    }
+    let names: Vec<String> = stored.into_iter().map(|(n, _)| n).collect();
+    registry::retain_invalid(&names);
+}
+
+/// Logs a definition that cannot be started (once per distinct reason) and shows it in STATUS.
+fn report_invalid(ctx: &Context, name: &str, reason: String) {
+    if registry::invalid_reason(name).as_deref() != Some(reason.as_str()) {
+        ctx.log_warning(&format!(
+            "kafka: bridge '{name}' in {} cannot be started: {reason}",
+            definitions::definition_key(name)
+        ));
+    }
+    registry::set_invalid(name, reason);
+}
