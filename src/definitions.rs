@@ -177,7 +177,10 @@ fn strings(reply: &CallReply<'_>) -> Vec<String> {
 }
 
 /// Every stored definition by name; a broken one comes back as the reason it is broken.
-pub fn load_all(ctx: &Context) -> Result<Vec<(String, Result<Definition, String>)>, String> {
+/// A stored bridge: its name and its definition, or why the definition cannot be read.
+pub type Stored = (String, Result<Definition, String>);
+
+pub fn load_all(ctx: &Context) -> Result<Vec<Stored>, String> {
     let options = CallOptionsBuilder::new().errors_as_replies().build();
     in_db0(ctx, || {
         let reply: CallResult = ctx.call_ext("SMEMBERS", &options, &[INDEX_KEY.as_bytes()][..]);

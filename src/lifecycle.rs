@@ -37,7 +37,8 @@ extern "C" fn on_server_event(
         raw::REDISMODULE_EVENT_SHUTDOWN => stop_everything(),
         raw::REDISMODULE_EVENT_CRON_LOOP => {
             let tick = TICKS.fetch_add(1, Ordering::Relaxed);
-            if RECONCILE_SOON.swap(false, Ordering::Relaxed) || tick % RECONCILE_EVERY == 0 {
+            if RECONCILE_SOON.swap(false, Ordering::Relaxed) || tick.is_multiple_of(RECONCILE_EVERY)
+            {
                 reconcile(&ctx);
             }
         }
