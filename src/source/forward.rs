@@ -1,7 +1,7 @@
-//! The source's producer: sends a batch and waits until Kafka acknowledged (or refused) every
-//! record, so the caller can checkpoint exactly what was delivered.
+//! The source's producer. Records are sent without waiting; each carries a sequence number, and
+//! delivery reports come back as (sequence, outcome) for the worker to match against what it
+//! has in flight, so reading, producing and checkpointing overlap.
 
-use crate::bridge::Run;
 use crate::kafka_config;
 use crate::kafka_log;
 use crate::source_record::OutRecord;
@@ -14,15 +14,15 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use std::sync::Arc;
 use std::time::Duration;
 
-pub type Outcome = Option<Result<(), String>>;
-
 /// Error reports from librdkafka (broker down, auth failures) go to the bridge's last error.
 pub type ErrorSink = Arc<dyn Fn(String) + Send + Sync>;
+
+pub type Outcome = Result<(), String>;
 
 pub struct Acks {
     bridge: String,
     on_error: ErrorSink,
-    outcomes: Mutex<Vec<Outcome>>,
+    reports: Mutex<Vec<(usize, Outcome)>>,
 }
 
 impl ClientContext for Acks {
@@ -38,16 +38,21 @@ impl ClientContext for Acks {
 impl ProducerContext for Acks {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
+    fn delivery(&self, result: &DeliveryResult<'_>, sequence: usize) {
         let outcome = result.as_ref().map(|_| ()).map_err(|(e, _)| e.to_string());
-        if let Some(slot) = self.outcomes.lock().get_mut(index) {
-            *slot = Some(outcome);
-        }
+        self.reports.lock().push((sequence, outcome));
     }
 }
 
 pub struct Forwarder {
     producer: BaseProducer<Acks>,
+}
+
+pub enum Sent {
+    Queued,
+    /// librdkafka's queue is full: serve delivery reports, then offer the record again.
+    Full,
+    Refused(String),
 }
 
 impl Forwarder {
@@ -60,7 +65,7 @@ impl Forwarder {
         let acks = Acks {
             bridge: bridge.to_string(),
             on_error,
-            outcomes: Mutex::new(Vec::new()),
+            reports: Mutex::new(Vec::new()),
         };
         let mut producer_config = kafka_config::producer_config(brokers, &[]);
         producer_config
@@ -69,6 +74,7 @@ impl Forwarder {
                 format!("{}-{bridge}", crate::settings::client_id_prefix()),
             )
             .set("linger.ms", "5")
+            .set("batch.num.messages", "10000")
             .set("message.timeout.ms", "60000");
         for (property, value) in config {
             producer_config.set(property, value);
@@ -79,55 +85,30 @@ impl Forwarder {
         Ok(Forwarder { producer })
     }
 
-    /// Sends every record and waits for all outcomes; returns early (some None) if the run is
-    /// stopped meanwhile.
-    pub fn send_all(&self, records: &[Option<OutRecord>], run: &Run) -> Vec<Outcome> {
-        *self.producer.context().outcomes.lock() = vec![None; records.len()];
-        for (index, record) in records.iter().enumerate() {
-            let Some(record) = record else {
-                continue;
-            };
-            let headers =
-                record
-                    .headers
-                    .iter()
-                    .fold(OwnedHeaders::new(), |headers, (key, value)| {
-                        headers.insert(Header {
-                            key,
-                            value: Some(value),
-                        })
-                    });
-            let mut pending = BaseRecord::with_opaque_to(&record.topic, index)
-                .key(&record.key)
-                .payload(&record.value)
-                .headers(headers);
-            loop {
-                match self.producer.send(pending) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        if run.stopping() {
-                            return self.outcomes();
-                        }
-                        self.producer.poll(Duration::from_millis(10));
-                        pending = back;
-                    }
-                    Err((e, _)) => {
-                        if let Some(slot) = self.producer.context().outcomes.lock().get_mut(index) {
-                            *slot = Some(Err(e.to_string()));
-                        }
-                        break;
-                    }
-                }
-            }
+    pub fn send(&self, record: &OutRecord, sequence: usize) -> Sent {
+        let headers = record
+            .headers
+            .iter()
+            .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: Some(value),
+                })
+            });
+        let message = BaseRecord::with_opaque_to(&record.topic, sequence)
+            .key(&record.key)
+            .payload(&record.value)
+            .headers(headers);
+        match self.producer.send(message) {
+            Ok(()) => Sent::Queued,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Sent::Full,
+            Err((e, _)) => Sent::Refused(e.to_string()),
         }
-        while !run.stopping() && self.producer.in_flight_count() > 0 {
-            self.producer.poll(Duration::from_millis(50));
-        }
-        self.producer.poll(Duration::ZERO);
-        self.outcomes()
     }
 
-    fn outcomes(&self) -> Vec<Outcome> {
-        std::mem::take(&mut *self.producer.context().outcomes.lock())
+    /// Serves delivery reports (waiting up to `wait` for one) and returns those that arrived.
+    pub fn poll(&self, wait: Duration) -> Vec<(usize, Outcome)> {
+        self.producer.poll(wait);
+        std::mem::take(&mut *self.producer.context().reports.lock())
     }
 }

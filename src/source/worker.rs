@@ -1,28 +1,32 @@
 //! One source worker thread. The stream is the log: the worker reads entries after each
-//! stream's checkpoint in bounded batches under the lock, produces them outside it, and moves
-//! the checkpoint (in Redis) only past entries Kafka acknowledged. Doorbells from XADD
-//! notifications tell it which streams to look at; a SCAN at the start of each run finds
-//! streams written while it was not running.
+//! stream's read position in bounded batches under the lock, hands them to the producer without
+//! waiting, and moves each stream's checkpoint (in Redis) only past entries Kafka acknowledged,
+//! in order. Doorbells from XADD notifications say which streams to look at; a SCAN at the
+//! start of each run finds streams written while it was not running. Memory stays bounded: at
+//! most MAX_IN_FLIGHT entries are read and not yet acknowledged; the rest waits in the streams.
 
 use crate::bridge::{add, Run, State};
 use crate::gil::{Gil, GilGuard};
-use crate::source::forward::Forwarder;
+use crate::source::forward::{Forwarder, Outcome, Sent};
 use crate::source::shared::{SourceShared, StreamProgress};
 use crate::source::stream_io::{self, Entry, ReadError};
 use crate::source::topics::TopicMaker;
-use crate::source_record::{map_entry, OutRecord};
+use crate::source_record::map_entry;
 use crate::source_spec::SourceSpec;
-use redis_module::{CallOptions, CallOptionsBuilder, ContextFlags};
+use redis_module::{CallOptions, CallOptionsBuilder, Context, ContextFlags};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Entries read per batch, over all streams: the most a source holds in memory.
+/// Entries read per lock slice, over all streams.
 const MAX_BATCH: usize = 2000;
 /// Entries read from one stream per visit, so one busy stream does not starve the others.
-const PER_STREAM: usize = 500;
+const PER_STREAM: usize = 1000;
 const READ_SLICE: Duration = Duration::from_millis(1);
+/// Entries read but not yet acknowledged: the most a source holds in memory.
+const MAX_IN_FLIGHT: usize = 50_000;
+const COMMIT_EVERY: Duration = Duration::from_millis(10);
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -32,7 +36,7 @@ pub fn run(
     run: Arc<Run>,
     previous: Vec<JoinHandle<()>>,
 ) {
-    // One run at a time per source: a paused run may still be checkpointing its last batch.
+    // One run at a time per source: a paused run may still be checkpointing what it sent.
     for handle in previous {
         let _ = handle.join();
     }
@@ -73,9 +77,17 @@ pub fn run(
             .replicate()
             .errors_as_replies()
             .build(),
-        cursors: HashMap::new(),
+        streams: HashMap::new(),
         dirty: VecDeque::new(),
         queued: HashSet::new(),
+        outcomes: HashMap::new(),
+        abandoned: HashSet::new(),
+        next_sequence: 0,
+        in_flight: 0,
+        last_commit: Instant::now(),
+        last_progress: Instant::now(),
+        reads_paused_until: None,
+        backoff: Duration::from_millis(50),
     };
     if worker.scan_all() {
         worker.shared.life.report_state(&run, State::Running);
@@ -84,23 +96,27 @@ pub fn run(
 }
 
 /// Where the worker is in one stream.
-#[derive(Default, Clone)]
-struct Cursor {
-    /// Last forwarded ID; None until read from Redis.
-    checkpoint: Option<String>,
+#[derive(Default)]
+struct StreamState {
     loaded: bool,
-    /// `entries-added` of the stream minus the entries after the checkpoint, when known.
-    added_at_checkpoint: Option<u64>,
+    /// Last ID acknowledged and stored in Redis.
+    checkpoint: Option<String>,
+    /// Last ID acknowledged, in order, and not yet stored.
+    acked: Option<String>,
+    /// Last ID read.
+    read_position: Option<String>,
+    /// Sent and not yet settled, in stream order.
+    in_flight: VecDeque<(usize, String)>,
+    /// `entries-added` of the stream at the read position, when known.
+    added_at_read: Option<u64>,
     added_now: Option<u64>,
 }
 
-struct Batch {
-    /// None for an entry that could not be mapped (reported, then passed over).
-    records: Vec<Option<OutRecord>>,
-    /// (stream, entry ID) per record, in the same order.
-    origins: Vec<(Vec<u8>, String)>,
-    /// Streams that were read to their end in this batch, with `entries-added` at that time.
-    caught_up: HashMap<Vec<u8>, u64>,
+impl StreamState {
+    fn backlog(&self) -> Option<u64> {
+        let unread = self.added_now?.saturating_sub(self.added_at_read?);
+        Some(unread + self.in_flight.len() as u64)
+    }
 }
 
 struct SourceWorker<'a> {
@@ -113,9 +129,18 @@ struct SourceWorker<'a> {
     checkpoints_key: String,
     read: CallOptions,
     write: CallOptions,
-    cursors: HashMap<Vec<u8>, Cursor>,
+    streams: HashMap<Vec<u8>, StreamState>,
     dirty: VecDeque<Vec<u8>>,
     queued: HashSet<Vec<u8>>,
+    outcomes: HashMap<usize, Outcome>,
+    /// Sequences sent before a failure reset their stream; their reports are dropped.
+    abandoned: HashSet<usize>,
+    next_sequence: usize,
+    in_flight: usize,
+    last_commit: Instant,
+    last_progress: Instant,
+    reads_paused_until: Option<Instant>,
+    backoff: Duration,
 }
 
 impl<'a> SourceWorker<'a> {
@@ -160,77 +185,150 @@ impl<'a> SourceWorker<'a> {
     }
 
     fn run_loop(&mut self) {
-        let mut backoff = Duration::from_millis(50);
-        while !self.run.ending() {
+        loop {
+            if self.run.stopping() {
+                return;
+            }
+            let draining = self.run.ending();
+            if draining && self.in_flight == 0 {
+                self.commit();
+                return;
+            }
             for stream in self.shared.doorbell.take() {
                 self.mark_dirty(stream);
             }
-            if self.dirty.is_empty() {
-                self.shared.doorbell.wait(IDLE_WAIT);
-                continue;
-            }
-            let Some(batch) = self.read_batch() else {
+            let may_read = !draining
+                && self.in_flight < MAX_IN_FLIGHT
+                && !self.dirty.is_empty()
+                && self.reads_paused_until.is_none_or(|t| Instant::now() >= t);
+            if may_read && !self.read_and_send() {
                 return;
-            };
-            if batch.records.is_empty() && batch.caught_up.is_empty() {
-                continue;
             }
-            match self.forward(batch) {
-                Some(true) => backoff = Duration::from_millis(50),
-                Some(false) => {
-                    if !self.sleep(backoff) {
-                        return;
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+            let wait = if may_read || self.in_flight == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(5)
+            };
+            for (sequence, outcome) in self.forwarder.poll(wait) {
+                if !self.abandoned.remove(&sequence) {
+                    self.outcomes.insert(sequence, outcome);
                 }
-                None => return,
+            }
+            self.settle();
+            let acked_waiting = self.streams.values().any(|s| s.acked != s.checkpoint);
+            if acked_waiting && (self.in_flight == 0 || self.last_commit.elapsed() >= COMMIT_EVERY)
+            {
+                self.commit();
+            }
+            if self.in_flight == 0 && self.dirty.is_empty() && !draining {
+                self.shared.doorbell.wait(IDLE_WAIT);
+            } else if !may_read && self.in_flight == 0 {
+                // Reads are paused after a failure: wait out the backoff without spinning.
+                self.sleep(Duration::from_millis(20));
             }
         }
     }
 
-    /// Reads up to MAX_BATCH entries from dirty streams in one lock slice; None if stopped.
-    fn read_batch(&mut self) -> Option<Batch> {
+    /// Reads one slice of entries and queues them to the producer; false if stopped.
+    fn read_and_send(&mut self) -> bool {
+        let Some(entries) = self.read_slice() else {
+            return false;
+        };
+        for (stream, entry) in entries {
+            let sequence = self.next_sequence;
+            self.next_sequence = self.next_sequence.wrapping_add(1);
+            self.in_flight += 1;
+            if let Some(state) = self.streams.get_mut(&stream) {
+                state.in_flight.push_back((sequence, entry.id.clone()));
+            }
+            let record = match map_entry(
+                &self.spec.topic,
+                &self.spec.key,
+                &stream,
+                entry.id.as_bytes(),
+                &entry.fields,
+            ) {
+                Ok(record) => record,
+                Err(e) => {
+                    // An entry that cannot be mapped would block its stream forever: count it,
+                    // report it, and let the checkpoint pass it.
+                    add(&self.shared.counters.errors, 1);
+                    self.shared.life.set_last_error(format!(
+                        "{} {}: {e}",
+                        String::from_utf8_lossy(&stream),
+                        entry.id
+                    ));
+                    self.outcomes.insert(sequence, Ok(()));
+                    continue;
+                }
+            };
+            if let Err(e) = self.topics.ensure(&record.topic) {
+                self.shared.life.set_last_error(e);
+            }
+            loop {
+                match self.forwarder.send(&record, sequence) {
+                    Sent::Queued => break,
+                    Sent::Refused(e) => {
+                        self.outcomes.insert(sequence, Err(e));
+                        break;
+                    }
+                    Sent::Full => {
+                        if self.run.stopping() {
+                            return false;
+                        }
+                        for (sequence, outcome) in self.forwarder.poll(Duration::from_millis(5)) {
+                            if !self.abandoned.remove(&sequence) {
+                                self.outcomes.insert(sequence, outcome);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Up to MAX_BATCH entries from dirty streams, read under one lock hold; None if stopped.
+    fn read_slice(&mut self) -> Option<Vec<(Vec<u8>, Entry)>> {
         let guard = self.lock()?;
         let flags = guard.get_flags();
         if !flags.contains(ContextFlags::MASTER) || flags.contains(ContextFlags::LOADING) {
             drop(guard);
             self.shared.life.report_state(self.run, State::Replica);
             self.sleep(Duration::from_millis(200));
-            return Some(Batch {
-                records: Vec::new(),
-                origins: Vec::new(),
-                caught_up: HashMap::new(),
-            });
+            return Some(Vec::new());
         }
         let started = Instant::now();
+        let budget = MAX_BATCH.min(MAX_IN_FLIGHT - self.in_flight);
         let mut entries: Vec<(Vec<u8>, Entry)> = Vec::new();
-        let mut caught_up = HashMap::new();
-        let mut visited = 0;
         let streams_now = self.dirty.len();
-        while entries.len() < MAX_BATCH && visited < streams_now && started.elapsed() < READ_SLICE {
+        let mut visited = 0;
+        while entries.len() < budget && visited < streams_now && started.elapsed() < READ_SLICE {
             let Some(stream) = self.dirty.pop_front() else {
                 break;
             };
             visited += 1;
-            let want = PER_STREAM.min(MAX_BATCH - entries.len());
+            let want = PER_STREAM.min(budget - entries.len());
             match self.read_stream(&guard, &stream, want) {
-                Ok((read, added)) => {
-                    let full = read.len() == want;
-                    entries.extend(read.into_iter().map(|e| (stream.clone(), e)));
-                    if full {
-                        self.dirty.push_back(stream);
+                Ok(read) => {
+                    if read.len() == want {
+                        self.dirty.push_back(stream.clone());
                     } else {
                         self.queued.remove(&stream);
-                        if let Some(added) = added {
-                            caught_up.insert(stream, added);
-                        }
                     }
+                    entries.extend(read.into_iter().map(|e| (stream.clone(), e)));
                 }
                 Err(ReadError::WrongType) => {
                     add(&self.shared.counters.ignored, 1);
                     self.queued.remove(&stream);
-                    self.cursors.remove(&stream);
-                    self.shared.forget(&stream);
+                    if self
+                        .streams
+                        .get(&stream)
+                        .is_none_or(|s| s.in_flight.is_empty())
+                    {
+                        self.streams.remove(&stream);
+                        self.shared.forget(&stream);
+                    }
                 }
                 Err(ReadError::Other(e)) => {
                     self.shared.life.set_last_error(e);
@@ -238,194 +336,134 @@ impl<'a> SourceWorker<'a> {
                 }
             }
         }
-        drop(guard);
-        let mut batch = Batch {
-            records: Vec::with_capacity(entries.len()),
-            origins: Vec::with_capacity(entries.len()),
-            caught_up,
-        };
-        for (stream, entry) in entries {
-            match map_entry(
-                &self.spec.topic,
-                &self.spec.key,
-                &stream,
-                entry.id.as_bytes(),
-                &entry.fields,
-            ) {
-                Ok(record) => {
-                    batch.records.push(Some(record));
-                    batch.origins.push((stream, entry.id));
-                }
-                Err(e) => {
-                    // An entry that cannot be mapped would block its stream forever: count it,
-                    // report it, and let the checkpoint pass it with the next delivered entry.
-                    add(&self.shared.counters.errors, 1);
-                    self.shared.life.set_last_error(format!(
-                        "{} {}: {e}",
-                        String::from_utf8_lossy(&stream),
-                        entry.id
-                    ));
-                    batch.records.push(None);
-                    batch.origins.push((stream, entry.id));
-                }
-            }
-        }
-        Some(batch)
+        Some(entries)
     }
 
-    /// Entries after the stream's checkpoint, and the stream's `entries-added` when the read
-    /// reached its end.
+    /// Entries after the stream's read position.
     fn read_stream(
         &mut self,
-        ctx: &redis_module::Context,
+        ctx: &Context,
         stream: &[u8],
         want: usize,
-    ) -> Result<(Vec<Entry>, Option<u64>), ReadError> {
-        let cursor = self.cursors.entry(stream.to_vec()).or_default();
-        if !cursor.loaded {
-            cursor.checkpoint =
+    ) -> Result<Vec<Entry>, ReadError> {
+        let state = self.streams.entry(stream.to_vec()).or_default();
+        if !state.loaded {
+            state.checkpoint =
                 stream_io::read_checkpoint(ctx, &self.read, &self.checkpoints_key, stream)
                     .map_err(ReadError::Other)?;
-            cursor.loaded = true;
+            state.acked = state.checkpoint.clone();
+            state.read_position = state.checkpoint.clone();
+            state.loaded = true;
         }
-        let (start, inclusive) = match &cursor.checkpoint {
+        let (start, inclusive) = match &state.read_position {
             Some(id) => (id.clone(), false),
             None => self.spec.start(),
         };
         let entries = stream_io::read_entries(ctx, &self.read, stream, &start, inclusive, want)?;
-        let added = stream_io::entries_added(ctx, &self.read, stream);
-        cursor.added_now = added;
-        let reached_end = entries.len() < want;
-        Ok((entries, added.filter(|_| reached_end)))
+        state.added_now = stream_io::entries_added(ctx, &self.read, stream);
+        if entries.len() < want {
+            state.added_at_read = state.added_now;
+        } else if let Some(base) = state.added_at_read.as_mut() {
+            *base += entries.len() as u64;
+        }
+        if let Some(last) = entries.last() {
+            state.read_position = Some(last.id.clone());
+        }
+        Ok(entries)
     }
 
-    /// Produces the batch and checkpoints what Kafka acknowledged. Some(false) asks for a
-    /// backoff (a delivery failed); None means the run was stopped.
-    fn forward(&mut self, batch: Batch) -> Option<bool> {
-        for record in batch.records.iter().flatten() {
-            if let Err(e) = self.topics.ensure(&record.topic) {
-                self.shared.life.set_last_error(e);
-            }
-        }
-        let outcomes = self.forwarder.send_all(&batch.records, self.run);
-        if self.run.stopping() {
-            return None;
-        }
-        // Per stream: the last ID of the acknowledged prefix.
-        let mut advanced: Vec<(Vec<u8>, String)> = Vec::new();
-        let mut blocked: HashSet<&[u8]> = HashSet::new();
+    /// Moves each stream's acknowledged position over settled deliveries, in order. A failed
+    /// delivery resets its stream to the acknowledged position so the entries are read again.
+    fn settle(&mut self) {
         let mut delivered = 0u64;
-        let mut failure = None;
-        for ((record, (stream, id)), outcome) in
-            batch.records.iter().zip(&batch.origins).zip(outcomes)
-        {
-            if blocked.contains(stream.as_slice()) {
-                continue;
-            }
-            match (record, outcome) {
-                (None, _) => {}
-                (Some(_), Some(Ok(()))) => delivered += 1,
-                (Some(record), outcome) => {
-                    blocked.insert(stream);
-                    if let Some(Err(e)) = outcome {
-                        failure = Some(format!(
-                            "delivering {} {id} to {}: {e}",
-                            String::from_utf8_lossy(stream),
-                            record.topic
-                        ));
+        let mut failures = Vec::new();
+        for (stream, state) in self.streams.iter_mut() {
+            while let Some((sequence, _)) = state.in_flight.front() {
+                let Some(outcome) = self.outcomes.remove(sequence) else {
+                    break;
+                };
+                let Some((_, id)) = state.in_flight.pop_front() else {
+                    break;
+                };
+                self.in_flight -= 1;
+                match outcome {
+                    Ok(()) => {
+                        delivered += 1;
+                        state.acked = Some(id);
                     }
-                    continue;
+                    Err(e) => {
+                        failures.push(format!(
+                            "delivering {} {id}: {e}",
+                            String::from_utf8_lossy(stream)
+                        ));
+                        for (sequence, _) in state.in_flight.drain(..) {
+                            self.in_flight -= 1;
+                            if self.outcomes.remove(&sequence).is_none() {
+                                self.abandoned.insert(sequence);
+                            }
+                        }
+                        state.read_position = state.acked.clone();
+                        state.added_at_read = None;
+                        if self.queued.insert(stream.clone()) {
+                            self.dirty.push_back(stream.clone());
+                        }
+                        break;
+                    }
                 }
             }
-            match advanced.iter_mut().find(|(s, _)| s == stream) {
-                Some(entry) => entry.1 = id.clone(),
-                None => advanced.push((stream.clone(), id.clone())),
-            }
         }
-        let committed = self.commit(&advanced)?;
-        if committed {
-            add(&self.shared.counters.records, delivered);
-            self.update_progress(&batch, &advanced, &blocked);
-        }
-        for stream in blocked {
-            self.mark_dirty(stream.to_vec());
-        }
-        if let Some(failure) = failure {
-            add(&self.shared.counters.errors, 1);
+        add(&self.shared.counters.records, delivered);
+        if let Some(failure) = failures.pop() {
+            add(&self.shared.counters.errors, 1 + failures.len() as u64);
             self.shared.life.set_last_error(failure);
-            return Some(false);
-        }
-        Some(committed)
-    }
-
-    /// Writes the new checkpoints (replicated). None if the run was stopped.
-    fn commit(&mut self, advanced: &[(Vec<u8>, String)]) -> Option<bool> {
-        if advanced.is_empty() {
-            return Some(true);
-        }
-        let guard = self.lock()?;
-        let result =
-            stream_io::write_checkpoints(&guard, &self.write, &self.checkpoints_key, advanced);
-        drop(guard);
-        match result {
-            Ok(()) => {
-                for (stream, id) in advanced {
-                    let cursor = self.cursors.entry(stream.clone()).or_default();
-                    cursor.checkpoint = Some(id.clone());
-                    cursor.loaded = true;
-                }
-                Some(true)
-            }
-            Err(e) => {
-                // The entries were delivered but the checkpoint did not move: they will be sent
-                // again, which the idempotent producer cannot prevent across batches.
-                self.shared.life.set_last_error(e);
-                for (stream, _) in advanced {
-                    self.mark_dirty(stream.clone());
-                }
-                Some(false)
-            }
+            self.reads_paused_until = Some(Instant::now() + self.backoff);
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        } else if delivered > 0 {
+            self.backoff = Duration::from_millis(50);
         }
     }
 
-    fn update_progress(
-        &mut self,
-        batch: &Batch,
-        advanced: &[(Vec<u8>, String)],
-        blocked: &HashSet<&[u8]>,
-    ) {
-        let mut forwarded: HashMap<&[u8], u64> = HashMap::new();
-        for (stream, _) in &batch.origins {
-            if !blocked.contains(stream.as_slice()) {
-                *forwarded.entry(stream.as_slice()).or_default() += 1;
-            }
-        }
-        let touched: HashSet<&Vec<u8>> = advanced
+    /// Stores acknowledged positions as checkpoints (replicated) and publishes progress.
+    fn commit(&mut self) {
+        self.last_commit = Instant::now();
+        let advanced: Vec<(Vec<u8>, String)> = self
+            .streams
             .iter()
-            .map(|(s, _)| s)
-            .chain(batch.caught_up.keys())
+            .filter(|(_, s)| s.acked != s.checkpoint)
+            .filter_map(|(stream, s)| Some((stream.clone(), s.acked.clone()?)))
             .collect();
-        for stream in touched {
-            let Some(cursor) = self.cursors.get_mut(stream) else {
-                continue;
+        if !advanced.is_empty() {
+            let Some(guard) = self.lock() else {
+                return;
             };
-            if let (Some(added), false) = (
-                batch.caught_up.get(stream),
-                blocked.contains(stream.as_slice()),
-            ) {
-                cursor.added_at_checkpoint = Some(*added);
-            } else if let Some(base) = cursor.added_at_checkpoint.as_mut() {
-                *base += forwarded.get(stream.as_slice()).copied().unwrap_or(0);
+            let result =
+                stream_io::write_checkpoints(&guard, &self.write, &self.checkpoints_key, &advanced);
+            drop(guard);
+            if let Err(e) = result {
+                // Delivered but not checkpointed: retried at the next commit.
+                self.shared.life.set_last_error(e);
+                return;
             }
-            let backlog = match (cursor.added_now, cursor.added_at_checkpoint) {
-                (Some(now), Some(base)) => Some(now.saturating_sub(base)),
-                _ => None,
-            };
+            for (stream, id) in &advanced {
+                if let Some(state) = self.streams.get_mut(stream) {
+                    state.checkpoint = Some(id.clone());
+                }
+            }
+        }
+        let touched: HashSet<&Vec<u8>> = advanced.iter().map(|(s, _)| s).collect();
+        let everything = self.last_progress.elapsed() >= Duration::from_secs(1);
+        if everything {
+            self.last_progress = Instant::now();
+        }
+        for (stream, state) in &self.streams {
+            if !everything && !touched.contains(stream) {
+                continue;
+            }
             self.shared.set_progress(
                 stream,
                 StreamProgress {
-                    checkpoint: cursor.checkpoint.clone(),
-                    backlog,
+                    checkpoint: state.checkpoint.clone(),
+                    backlog: state.backlog(),
                 },
             );
         }

@@ -1,0 +1,104 @@
+//! Benchmark settings: environment variables, overridable by `--name value` arguments.
+
+use std::path::{Path, PathBuf};
+
+pub struct Config {
+    /// Records in the sink topic, entries per source run (`BENCH_RECORDS`, `--records`).
+    pub records: usize,
+    /// Runs per measurement; each figure is their median (`BENCH_RUNS`, `--runs`).
+    pub runs: usize,
+    /// Distinct record keys: key = `k<i % keys>` (`BENCH_KEYS`, `--keys`).
+    pub keys: usize,
+    /// Partitions of every topic the bench creates (`BENCH_PARTITIONS`).
+    pub partitions: i32,
+    /// Size of one record's JSON value in bytes (`BENCH_VALUE_BYTES`).
+    pub value_bytes: usize,
+    /// Single XADD round trips per latency sample set (`BENCH_LATENCY_SAMPLES`).
+    pub latency_samples: usize,
+    /// Seconds of idle PING/GET probing before a sink is created (`BENCH_IDLE_MS`, in ms).
+    pub idle_secs: f64,
+    pub module: PathBuf,
+    pub redis_server: PathBuf,
+    pub tansu: PathBuf,
+    pub python: String,
+    pub baseline_script: PathBuf,
+}
+
+impl Config {
+    pub fn load() -> Config {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let records = number(&args, "--records", "BENCH_RECORDS", 1_000_000);
+        let config = Config {
+            records,
+            runs: number(&args, "--runs", "BENCH_RUNS", 3).max(1),
+            keys: number(&args, "--keys", "BENCH_KEYS", 100_000).max(1),
+            partitions: number(&args, "--partitions", "BENCH_PARTITIONS", 4).max(1) as i32,
+            value_bytes: number(&args, "--value-bytes", "BENCH_VALUE_BYTES", 100).max(40),
+            latency_samples: number(&args, "--latency-samples", "BENCH_LATENCY_SAMPLES", 20_000)
+                .max(100),
+            idle_secs: number(&args, "--idle-ms", "BENCH_IDLE_MS", 2000) as f64 / 1000.0,
+            module: existing(
+                env_path("REDIS_KAFKA_MODULE")
+                    .unwrap_or_else(|| root.join("target/release/libredis_kafka.so")),
+                "module (run `cargo build --release`)",
+            ),
+            redis_server: env_path("REDIS_SERVER").unwrap_or_else(|| "redis-server".into()),
+            tansu: existing(
+                env_path("TANSU_BIN").unwrap_or_else(default_tansu),
+                "tansu (run scripts/deps.sh, or set TANSU_BIN)",
+            ),
+            python: std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
+            baseline_script: existing(
+                root.join("scripts/bench_baseline.py"),
+                "hand-written bridge script",
+            ),
+        };
+        assert!(config.records > 0, "BENCH_RECORDS must be at least 1");
+        config
+    }
+
+    /// Keys actually present after all records are applied.
+    pub fn distinct_keys(&self) -> usize {
+        self.keys.min(self.records)
+    }
+
+    /// Record count of the smaller topic used for the RSS growth check.
+    pub fn quarter(&self) -> usize {
+        (self.records / 4).max(1)
+    }
+}
+
+/// `--name value` wins over the environment variable, which wins over the default.
+/// Accepts `1_000_000` and `1,000,000`.
+fn number(args: &[String], flag: &str, var: &str, default: usize) -> usize {
+    let from_args = args
+        .iter()
+        .position(|a| a == flag)
+        .map(|i| args.get(i + 1).unwrap_or_else(|| panic!("{flag} needs a value")).clone());
+    let Some(text) = from_args.or_else(|| std::env::var(var).ok()) else {
+        return default;
+    };
+    let clean: String = text.chars().filter(|c| !matches!(c, '_' | ',')).collect();
+    clean
+        .parse()
+        .unwrap_or_else(|_| panic!("{flag} / {var}: '{text}' is not a whole number"))
+}
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn default_tansu() -> PathBuf {
+    let cache = env_path("XDG_CACHE_HOME").unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+    });
+    cache.join("redis-kafka/tansu/bin/tansu")
+}
+
+fn existing(path: PathBuf, what: &str) -> PathBuf {
+    assert!(Path::new(&path).exists(), "{what}: {} not found", path.display());
+    path.canonicalize().expect("canonical path")
+}
