@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .DEFAULT_GOAL := build
-.PHONY: build deps test run lint help
+.PHONY: build deps test run lint help bench bench-smoke
 
 help:
 	@echo 'make build   install missing deps, then cargo build --release (default)'
@@ -13,6 +13,9 @@ help:
 	@echo 'make test    deps + release build + all tests'
 	@echo 'make run     deps + build, then redis-server with the module on 127.0.0.1:$${PORT:-6379}'
 	@echo 'make lint    cargo fmt --check + clippy -D warnings'
+	@echo 'make bench   throughput/latency table against Tansu and baselines (BENCHMARKS.md;'
+	@echo '             BENCH_RECORDS, BENCH_RUNS, BENCH_KEYS...; ARGS="--records 100000")'
+	@echo 'make bench-smoke  the same with 2000 records and one run (< 2 minutes)'
 
 deps:
 	scripts/deps.sh
@@ -30,3 +33,14 @@ run: build
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+
+# Benchmarks (issue 7, BENCHMARKS.md). Settings come from BENCH_* variables or ARGS, e.g.
+# `make bench BENCH_RECORDS=200000 BENCH_RUNS=1` or `make bench ARGS="--records 200000"`.
+bench: deps
+	cargo build --release
+	. target/deps.env && cargo run --release --example bench -- $(ARGS)
+
+bench-smoke: deps
+	cargo build --release
+	. target/deps.env && BENCH_RECORDS=2000 BENCH_RUNS=1 BENCH_LATENCY_SAMPLES=2000 \
+		BENCH_IDLE_MS=500 cargo run --release --example bench -- $(ARGS)

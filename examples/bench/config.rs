@@ -72,10 +72,11 @@ impl Config {
 /// `--name value` wins over the environment variable, which wins over the default.
 /// Accepts `1_000_000` and `1,000,000`.
 fn number(args: &[String], flag: &str, var: &str, default: usize) -> usize {
-    let from_args = args
-        .iter()
-        .position(|a| a == flag)
-        .map(|i| args.get(i + 1).unwrap_or_else(|| panic!("{flag} needs a value")).clone());
+    let from_args = args.iter().position(|a| a == flag).map(|i| {
+        args.get(i + 1)
+            .unwrap_or_else(|| panic!("{flag} needs a value"))
+            .clone()
+    });
     let Some(text) = from_args.or_else(|| std::env::var(var).ok()) else {
         return default;
     };
@@ -99,6 +100,10 @@ fn default_tansu() -> PathBuf {
 }
 
 fn existing(path: PathBuf, what: &str) -> PathBuf {
-    assert!(Path::new(&path).exists(), "{what}: {} not found", path.display());
+    assert!(
+        Path::new(&path).exists(),
+        "{what}: {} not found",
+        path.display()
+    );
     path.canonicalize().expect("canonical path")
 }

@@ -48,7 +48,10 @@ pub fn delete_topics(bootstrap: &str, topics: &[&str]) {
             .collect(),
     };
     if !failures.is_empty() {
-        eprintln!("[bench] note: could not delete topics ({})", failures.join(", "));
+        eprintln!(
+            "[bench] note: could not delete topics ({})",
+            failures.join(", ")
+        );
     }
 }
 
@@ -108,7 +111,12 @@ pub fn produce_workload(bootstrap: &str, topic: &str, count: usize, workload: &W
     let producer = producer(bootstrap);
     for i in 0..count {
         let (key, value) = (workload.key(i), workload.value(i));
-        send(&producer, BaseRecord::to(topic).key(&key).payload(&value));
+        send(
+            &producer,
+            BaseRecord::to(topic)
+                .key(key.as_str())
+                .payload(value.as_str()),
+        );
         if i % 1000 == 0 {
             producer.poll(Duration::ZERO);
         }

@@ -20,7 +20,12 @@ pub fn status(conn: &mut Connection, name: &str) -> HashMap<String, Value> {
         .unwrap_or_else(|e| panic!("KAFKA.STATUS {name}: {e}"));
     pairs
         .chunks(2)
-        .filter_map(|pair| Some((String::from_redis_value(&pair[0]).ok()?, pair.get(1)?.clone())))
+        .filter_map(|pair| {
+            Some((
+                String::from_redis_value(&pair[0]).ok()?,
+                pair.get(1)?.clone(),
+            ))
+        })
         .collect()
 }
 
@@ -92,7 +97,11 @@ impl Prober {
                 }
                 samples.ping.push(micros(t));
                 let t = Instant::now();
-                if redis::cmd("GET").arg(&key).query::<Value>(&mut conn).is_err() {
+                if redis::cmd("GET")
+                    .arg(&key)
+                    .query::<Value>(&mut conn)
+                    .is_err()
+                {
                     break;
                 }
                 samples.get.push(micros(t));

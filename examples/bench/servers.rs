@@ -64,7 +64,13 @@ impl Tansu {
             let url = format!("tcp://127.0.0.1:{port}");
             let log = std::fs::File::create(dir.join("tansu.log")).expect("tansu log file");
             let child = Command::new(binary)
-                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+                .args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                ])
                 .args(["--storage-engine", "memory://tansu/"])
                 .current_dir(&dir)
                 .stdout(Stdio::null())

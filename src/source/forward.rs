@@ -106,6 +106,19 @@ impl Forwarder {
         }
     }
 
+    /// True when the broker's metadata lists `topic` with partitions (one round trip).
+    pub fn topic_exists(&self, topic: &str) -> bool {
+        self.producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .map(|m| {
+                m.topics()
+                    .iter()
+                    .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            })
+            .unwrap_or(false)
+    }
+
     /// Serves delivery reports (waiting up to `wait` for one) and returns those that arrived.
     pub fn poll(&self, wait: Duration) -> Vec<(usize, Outcome)> {
         self.producer.poll(wait);

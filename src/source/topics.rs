@@ -40,9 +40,15 @@ impl TopicMaker {
         }
     }
 
-    /// Makes sure `topic` exists; Err carries the broker's refusal for STATUS.
-    pub fn ensure(&mut self, topic: &str) -> Result<(), String> {
+    /// Makes sure `topic` exists; Err carries the broker's refusal for STATUS. `exists` asks
+    /// the broker first, so brokers without CreateTopics (or that create topics on first use)
+    /// cost one metadata round trip.
+    pub fn ensure(&mut self, topic: &str, exists: impl FnOnce(&str) -> bool) -> Result<(), String> {
         if self.known.contains(topic) {
+            return Ok(());
+        }
+        if exists(topic) {
+            self.known.insert(topic.to_string());
             return Ok(());
         }
         if self.embedded {

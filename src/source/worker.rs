@@ -262,7 +262,11 @@ impl<'a> SourceWorker<'a> {
                     continue;
                 }
             };
-            if let Err(e) = self.topics.ensure(&record.topic) {
+            let forwarder = &self.forwarder;
+            if let Err(e) = self
+                .topics
+                .ensure(&record.topic, |t| forwarder.topic_exists(t))
+            {
                 self.shared.life.set_last_error(e);
             }
             loop {

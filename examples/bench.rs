@@ -1,0 +1,362 @@
+//! `make bench`: throughput and latency of the module's sinks and sources against baselines, in
+//! one run against one Tansu broker this program starts (issue 7). Prints one table on stdout;
+//! progress goes to stderr. Settings: see `bench/config.rs` (BENCH_RECORDS, BENCH_RUNS, ...).
+//!
+//! Each measurement runs BENCH_RUNS times and reports the median. Runs are interleaved (one
+//! round runs every measurement once) so background load shifts all figures alike. Every
+//! redis-server is fresh per measurement; all processes die with their guards, also on panic.
+
+#[path = "bench/baseline.rs"]
+mod baseline;
+#[path = "bench/config.rs"]
+mod config;
+#[path = "bench/kafka.rs"]
+mod kafka;
+#[path = "bench/probes.rs"]
+mod probes;
+#[path = "bench/servers.rs"]
+mod servers;
+#[path = "bench/sink.rs"]
+mod sink;
+#[path = "bench/source.rs"]
+mod source;
+#[path = "bench/stats.rs"]
+mod stats;
+#[path = "bench/table.rs"]
+mod table;
+#[path = "bench/workload.rs"]
+mod workload;
+
+use config::Config;
+use servers::{ModuleLoad, RedisServer, Tansu};
+use stats::{median, Latency};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+use table::{count, mib, micros, ratio, Row, Target};
+use workload::Workload;
+
+/// The sink topic: N records. `TOPIC_QUARTER` holds N/4 records with the same keys.
+pub const TOPIC: &str = "bench";
+pub const TOPIC_QUARTER: &str = "bench-quarter";
+
+/// What every measurement needs.
+pub struct Ctx<'a> {
+    pub cfg: &'a Config,
+    pub tansu: &'a Tansu,
+    pub workload: &'a Workload,
+}
+
+impl Ctx<'_> {
+    pub fn redis_with_module(&self) -> RedisServer {
+        let brokers = self.tansu.bootstrap();
+        RedisServer::start(
+            &self.cfg.redis_server,
+            Some(ModuleLoad {
+                path: &self.cfg.module,
+                brokers: &brokers,
+            }),
+        )
+    }
+
+    /// A name unique in this bench process (consumer groups, topics).
+    pub fn unique(&self, prefix: &str) -> String {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+/// The figures of all runs, one vector per measurement.
+#[derive(Default)]
+struct Runs {
+    raw_consume: Vec<f64>,
+    hand_written: Vec<f64>,
+    hand_written_rss: Vec<f64>,
+    string: Vec<f64>,
+    string_rss: Vec<f64>,
+    hash: Vec<f64>,
+    hash_rss: Vec<f64>,
+    quarter_rss: Vec<f64>,
+    latency: Vec<sink::SinkLatencyRun>,
+    source: Vec<source::SourceRun>,
+    raw_produce: Vec<f64>,
+}
+
+fn main() {
+    let cfg = Config::load();
+    let began = Instant::now();
+    let workload = Workload::new(cfg.keys, cfg.value_bytes);
+    let tansu = Tansu::start(&cfg.tansu);
+    let ctx = Ctx {
+        cfg: &cfg,
+        tansu: &tansu,
+        workload: &workload,
+    };
+    prepare_topics(&ctx);
+    let mut runs = Runs::default();
+    for round in 1..=cfg.runs {
+        run_round(&ctx, round, &mut runs);
+    }
+    print_report(&cfg, &runs, began);
+}
+
+fn progress(what: &str) {
+    eprintln!("[bench] {what}");
+}
+
+fn prepare_topics(ctx: &Ctx) {
+    let (cfg, bootstrap) = (ctx.cfg, ctx.tansu.bootstrap());
+    progress(&format!(
+        "tansu on {bootstrap}; producing {} + {} records of {} bytes, {} keys",
+        cfg.records,
+        cfg.quarter(),
+        cfg.value_bytes,
+        cfg.distinct_keys()
+    ));
+    let start = Instant::now();
+    kafka::create_topic(&bootstrap, TOPIC, cfg.partitions);
+    kafka::create_topic(&bootstrap, TOPIC_QUARTER, cfg.partitions);
+    kafka::produce_workload(&bootstrap, TOPIC, cfg.records, ctx.workload);
+    kafka::produce_workload(&bootstrap, TOPIC_QUARTER, cfg.quarter(), ctx.workload);
+    progress(&format!(
+        "workload produced in {:.1} s",
+        start.elapsed().as_secs_f64()
+    ));
+}
+
+/// Runs every measurement once.
+fn run_round(ctx: &Ctx, round: usize, runs: &mut Runs) {
+    let (cfg, bootstrap) = (ctx.cfg, ctx.tansu.bootstrap());
+    let tag = format!("run {round}/{}", cfg.runs);
+
+    let group = ctx.unique("bench-raw");
+    let seconds = kafka::raw_consume(&bootstrap, TOPIC, &group, cfg.records).as_secs_f64();
+    runs.raw_consume.push(stats::rate(cfg.records, seconds));
+    progress(&format!(
+        "{tag} raw consume: {} rec/s",
+        count(*runs.raw_consume.last().unwrap())
+    ));
+
+    let hand = baseline::hand_written(ctx);
+    progress(&format!(
+        "{tag} hand-written bridge: {} rec/s",
+        count(hand.rate)
+    ));
+    runs.hand_written.push(hand.rate);
+    runs.hand_written_rss.push(hand.rss_mib);
+
+    let string = sink::module_sink(ctx, "STRING", TOPIC, cfg.records);
+    progress(&format!(
+        "{tag} sink STRING: {} rec/s, peak RSS {} MiB",
+        count(string.rate),
+        mib(string.rss_mib)
+    ));
+    runs.string.push(string.rate);
+    runs.string_rss.push(string.rss_mib);
+
+    let hash = sink::module_sink(ctx, "HASH", TOPIC, cfg.records);
+    progress(&format!(
+        "{tag} sink HASH: {} rec/s, peak RSS {} MiB",
+        count(hash.rate),
+        mib(hash.rss_mib)
+    ));
+    runs.hash.push(hash.rate);
+    runs.hash_rss.push(hash.rss_mib);
+
+    let quarter = sink::module_sink(ctx, "STRING", TOPIC_QUARTER, cfg.quarter());
+    progress(&format!(
+        "{tag} sink STRING over N/4: peak RSS {} MiB",
+        mib(quarter.rss_mib)
+    ));
+    runs.quarter_rss.push(quarter.rss_mib);
+
+    let latency = sink::sink_latency(ctx);
+    progress(&format!(
+        "{tag} PING p99 idle {} µs, during sink {} µs (sink {} rec/s with the prober)",
+        micros(latency.idle_ping.p99),
+        micros(latency.busy_ping.p99),
+        count(latency.rate)
+    ));
+    runs.latency.push(latency);
+
+    let source = source::source(ctx);
+    progress(&format!(
+        "{tag} source: XADD {} rec/s, forwarded {} rec/s, XADD p99 {} → {} µs",
+        count(source.xadd_rate),
+        count(source.forwarded_rate),
+        micros(source.xadd_without.p99),
+        micros(source.xadd_with.p99)
+    ));
+    runs.source.push(source);
+
+    let topic = ctx.unique("bench-produce");
+    kafka::create_topic(&bootstrap, &topic, cfg.partitions);
+    let seconds = kafka::raw_produce(&bootstrap, &topic, cfg.records, ctx.workload).as_secs_f64();
+    kafka::delete_topics(&bootstrap, &[topic.as_str()]);
+    runs.raw_produce.push(stats::rate(cfg.records, seconds));
+    progress(&format!(
+        "{tag} raw produce: {} rec/s",
+        count(*runs.raw_produce.last().unwrap())
+    ));
+}
+
+fn print_report(cfg: &Config, runs: &Runs, began: Instant) {
+    println!();
+    println!("redis-kafka bench: {}", machine());
+    println!(
+        "N = {} records of {} bytes, {} distinct keys, {} partitions; median of {} run(s); \
+         took {:.0} s",
+        count(cfg.records as f64),
+        cfg.value_bytes,
+        count(cfg.distinct_keys() as f64),
+        cfg.partitions,
+        cfg.runs,
+        began.elapsed().as_secs_f64()
+    );
+    println!();
+    table::print(&rows(cfg, runs));
+}
+
+fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
+    let raw = median(&runs.raw_consume);
+    let hand = median(&runs.hand_written);
+    let string = median(&runs.string);
+    let hash = median(&runs.hash);
+    let lat = |f: fn(&sink::SinkLatencyRun) -> Latency| {
+        Latency::median(&runs.latency.iter().map(f).collect::<Vec<_>>())
+    };
+    let (idle_ping, busy_ping) = (lat(|l| l.idle_ping), lat(|l| l.busy_ping));
+    let (idle_get, busy_get) = (lat(|l| l.idle_get), lat(|l| l.busy_get));
+    let ping_target = f64::max(4.0 * idle_ping.p99, 2000.0);
+    let src =
+        |f: fn(&source::SourceRun) -> f64| median(&runs.source.iter().map(f).collect::<Vec<_>>());
+    let src_lat = |f: fn(&source::SourceRun) -> Latency| {
+        Latency::median(&runs.source.iter().map(f).collect::<Vec<_>>())
+    };
+    let (xadd_without, xadd_with) = (src_lat(|s| s.xadd_without), src_lat(|s| s.xadd_with));
+    let forwarded = src(|s| s.forwarded_rate);
+    let produce = median(&runs.raw_produce);
+    let rss_n = median(&runs.string_rss);
+    let rss_quarter = median(&runs.quarter_rss);
+    let hand_rss = median(&runs.hand_written_rss);
+    let n = count(cfg.records as f64);
+    let quarter = count(cfg.quarter() as f64);
+    vec![
+        Row::plain("raw consume rec/s (rdkafka BaseConsumer)", count(raw)),
+        Row::plain(
+            "hand-written bridge rec/s (Python, pipelined SET)",
+            count(hand),
+        ),
+        Row::new(
+            "sink STRING rec/s",
+            count(string),
+            format!("raw consume {}", count(raw)),
+            ratio(string, raw, Target::AtLeast(0.9)),
+        ),
+        Row::new(
+            "sink STRING vs hand-written",
+            count(string),
+            format!("hand-written {}", count(hand)),
+            ratio(string, hand, Target::AtLeast(2.0)),
+        ),
+        Row::new(
+            "sink HASH rec/s",
+            count(hash),
+            format!("raw consume {}", count(raw)),
+            ratio(hash, raw, Target::AtLeast(0.9)),
+        ),
+        Row::new(
+            "sink HASH vs hand-written (SET)",
+            count(hash),
+            format!("hand-written {}", count(hand)),
+            ratio(hash, hand, Target::AtLeast(2.0)),
+        ),
+        Row::plain(
+            "PING p50 µs idle / during sink",
+            format!("{} / {}", micros(idle_ping.p50), micros(busy_ping.p50)),
+        ),
+        Row::plain("PING p99 idle µs", micros(idle_ping.p99)),
+        Row::new(
+            "PING p99 during sink µs",
+            micros(busy_ping.p99),
+            format!("max(2ms, 4×idle p99) target {}", micros(ping_target)),
+            ratio(busy_ping.p99, ping_target, Target::AtMost(1.0)),
+        ),
+        Row::plain(
+            "GET b:k1 p50 µs idle / during sink",
+            format!("{} / {}", micros(idle_get.p50), micros(busy_get.p50)),
+        ),
+        Row::new(
+            "GET b:k1 p99 during sink µs",
+            micros(busy_get.p99),
+            format!("idle {}", micros(idle_get.p99)),
+            ratio(busy_get.p99, idle_get.p99, Target::None),
+        ),
+        Row::plain(
+            "sink STRING rec/s with the latency prober",
+            count(median(
+                &runs.latency.iter().map(|l| l.rate).collect::<Vec<_>>(),
+            )),
+        ),
+        Row::plain(
+            "XADD pipelined rec/s (no source)",
+            count(src(|s| s.xadd_rate)),
+        ),
+        Row::new(
+            "source forwarded rec/s (backfill)",
+            count(forwarded),
+            format!("raw produce {}", count(produce)),
+            ratio(forwarded, produce, Target::AtLeast(0.9)),
+        ),
+        Row::new(
+            "XADD p50 µs with source",
+            micros(xadd_with.p50),
+            format!("without {}", micros(xadd_without.p50)),
+            ratio(xadd_with.p50, xadd_without.p50, Target::None),
+        ),
+        Row::new(
+            "XADD p99 µs with source",
+            micros(xadd_with.p99),
+            format!("without {}", micros(xadd_without.p99)),
+            ratio(xadd_with.p99, xadd_without.p99, Target::None),
+        ),
+        Row::new(
+            &format!("peak RSS MiB sink STRING (N={n})"),
+            mib(rss_n),
+            format!("hand-written's Redis {}", mib(hand_rss)),
+            ratio(rss_n, hand_rss, Target::None),
+        ),
+        Row::new(
+            &format!("peak RSS MiB sink STRING (N={n}) vs (N/4={quarter})"),
+            mib(rss_n),
+            format!("N/4 {}", mib(rss_quarter)),
+            ratio(rss_n, rss_quarter, Target::AtMost(1.1)),
+        ),
+        Row::plain("peak RSS MiB sink HASH (N)", mib(median(&runs.hash_rss))),
+        Row::plain(
+            "peak RSS MiB source (N entries in streams)",
+            mib(src(|s| s.rss_mib)),
+        ),
+    ]
+}
+
+/// nproc, CPU model and memory, from /proc.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).trim())
+        .unwrap_or("unknown CPU");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    format!("nproc {cpus}, {model}, {mem_gib:.0} GiB RAM")
+}

@@ -1,0 +1,64 @@
+//! Source measurements in one fresh Redis with the module: single-XADD latency without a source,
+//! pipelined XADD rate, backfill of a `FROM BEGINNING` source, single-XADD latency while the
+//! source forwards them live, and peak RSS.
+
+use crate::kafka::delete_topics;
+use crate::probes::{wait_records, xadd_pipelined, xadd_round_trips};
+use crate::stats::{rate, Latency};
+use crate::Ctx;
+use std::time::Instant;
+
+pub struct SourceRun {
+    /// Pipelined XADD records/s with no source.
+    pub xadd_rate: f64,
+    /// Records/s forwarded from CREATE until STATUS `records` == N.
+    pub forwarded_rate: f64,
+    pub xadd_without: Latency,
+    pub xadd_with: Latency,
+    pub rss_mib: f64,
+}
+
+pub fn source(ctx: &Ctx) -> SourceRun {
+    let (cfg, workload) = (ctx.cfg, ctx.workload);
+    let redis = ctx.redis_with_module();
+    let mut conn = redis.conn();
+
+    // Without a source; the entries are removed again so the backfill moves exactly N.
+    let without = xadd_round_trips(&mut conn, workload, cfg.latency_samples);
+    redis::cmd("DEL")
+        .arg(&workload.streams()[..])
+        .query::<i64>(&mut conn)
+        .expect("DEL src:*");
+
+    let fill = xadd_pipelined(&mut conn, workload, cfg.records);
+
+    let start = Instant::now();
+    let reply: String = redis::cmd("KAFKA.SOURCE.CREATE")
+        .arg(&["s", "STREAMS", "src:*", "FROM", "BEGINNING", "PARTITIONS"])
+        .arg(cfg.partitions)
+        .query(&mut conn)
+        .unwrap_or_else(|e| panic!("KAFKA.SOURCE.CREATE s: {e}"));
+    assert_eq!(reply, "OK", "KAFKA.SOURCE.CREATE replied {reply}");
+    wait_records(&mut conn, "s", cfg.records);
+    let forwarded = start.elapsed().as_secs_f64();
+
+    // With the source caught up: each XADD wakes it and is forwarded live.
+    let with = xadd_round_trips(&mut conn, workload, cfg.latency_samples);
+    wait_records(&mut conn, "s", cfg.records + cfg.latency_samples);
+    let rss_mib = redis.peak_rss_mib();
+    drop(conn);
+    drop(redis);
+
+    let topics = workload.source_topics();
+    delete_topics(
+        &ctx.tansu.bootstrap(),
+        &topics.each_ref().map(String::as_str),
+    );
+    SourceRun {
+        xadd_rate: rate(cfg.records, fill.as_secs_f64()),
+        forwarded_rate: rate(cfg.records, forwarded),
+        xadd_without: Latency::of(&without),
+        xadd_with: Latency::of(&with),
+        rss_mib,
+    }
+}
