@@ -133,7 +133,8 @@ fn run_round(ctx: &Ctx, round: usize, runs: &mut Runs) {
     let tag = format!("run {round}/{}", cfg.runs);
 
     let group = ctx.unique("bench-raw");
-    let seconds = kafka::raw_consume(&bootstrap, TOPIC, &group, cfg.records).as_secs_f64();
+    let seconds = kafka::raw_consume(&bootstrap, TOPIC, &group, cfg.records, &cfg.consumer_config)
+        .as_secs_f64();
     runs.raw_consume.push(stats::rate(cfg.records, seconds));
     progress(&format!(
         "{tag} raw consume: {} rec/s",
@@ -216,6 +217,17 @@ fn print_report(cfg: &Config, runs: &Runs, began: Instant) {
         cfg.runs,
         began.elapsed().as_secs_f64()
     );
+    if !cfg.consumer_config.is_empty() {
+        let props: Vec<String> = cfg
+            .consumer_config
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "consumer config (raw, hand-written, sinks): {}",
+            props.join(", ")
+        );
+    }
     println!();
     table::print(&rows(cfg, runs));
 }
@@ -286,6 +298,10 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
             ratio(busy_ping.p99, ping_target, Target::AtMost(1.0)),
         ),
         Row::plain(
+            "PING p99.9 / max µs during sink",
+            format!("{} / {}", micros(busy_ping.p999), micros(busy_ping.max)),
+        ),
+        Row::plain(
             "GET b:k1 p50 µs idle / during sink",
             format!("{} / {}", micros(idle_get.p50), micros(busy_get.p50)),
         ),
@@ -322,6 +338,12 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
             micros(xadd_with.p99),
             format!("without {}", micros(xadd_without.p99)),
             ratio(xadd_with.p99, xadd_without.p99, Target::None),
+        ),
+        Row::new(
+            "XADD p99.9 µs with source",
+            micros(xadd_with.p999),
+            format!("without {}", micros(xadd_without.p999)),
+            ratio(xadd_with.p999, xadd_without.p999, Target::None),
         ),
         Row::new(
             &format!("peak RSS MiB sink STRING (N={n})"),

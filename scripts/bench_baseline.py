@@ -27,18 +27,22 @@ def parse_args():
     p.add_argument("--redis-port", type=int, required=True)
     p.add_argument("--records", type=int, required=True)
     p.add_argument("--keys", type=int, required=True, help="distinct keys expected at the end")
+    p.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra librdkafka consumer property (repeatable)")
     return p.parse_args()
 
 
 def bridge(args, r):
     """Applies records until --records are in Redis; returns the elapsed seconds."""
     start = time.perf_counter()
-    consumer = Consumer({
+    config = {
         "bootstrap.servers": args.brokers,
         "group.id": args.group,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
-    })
+    }
+    config.update(item.split("=", 1) for item in args.config)
+    consumer = Consumer(config)
     consumer.subscribe([args.topic])
     applied = 0
     last_progress = time.monotonic()

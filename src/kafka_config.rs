@@ -47,6 +47,10 @@ pub fn sink_consumer_config(spec: &SinkSpec, brokers: &str, task: usize) -> Clie
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
+        // Bigger fetches: a sink drains backlogs at the broker's pace (measured with Tansu:
+        // 1 MiB per partition capped a STRING sink at ~175k records/s, 8 MiB reached ~195k).
+        .set("max.partition.fetch.bytes", "8388608")
+        .set("fetch.wait.max.ms", "100")
         .set("topic.metadata.refresh.interval.ms", "10000");
     for (property, value) in &spec.config {
         config.set(property, value);

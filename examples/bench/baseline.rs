@@ -17,9 +17,13 @@ pub fn hand_written(ctx: &Ctx) -> BaselineRun {
     let keys = ctx.cfg.distinct_keys().to_string();
     let port = redis.port.to_string();
     let group = ctx.unique("bench-baseline");
+    let mut command = Command::new(&ctx.cfg.python);
+    command.arg(&ctx.cfg.baseline_script);
+    for (name, value) in &ctx.cfg.consumer_config {
+        command.arg("--config").arg(format!("{name}={value}"));
+    }
     // The script exits by itself (done, or after a minute without progress).
-    let output = Command::new(&ctx.cfg.python)
-        .arg(&ctx.cfg.baseline_script)
+    let output = command
         .args(["--brokers", &ctx.tansu.bootstrap(), "--topic", crate::TOPIC])
         .args(["--group", &group, "--redis-port", &port])
         .args(["--records", &records, "--keys", &keys])

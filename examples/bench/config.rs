@@ -17,6 +17,10 @@ pub struct Config {
     pub latency_samples: usize,
     /// Seconds of idle PING/GET probing before a sink is created (`BENCH_IDLE_MS`, in ms).
     pub idle_secs: f64,
+    /// librdkafka properties for every consumer of the sink topic: the raw consumer, the
+    /// hand-written bridge and the module's sinks (`CONFIG k v`). `BENCH_CONSUMER_CONFIG` as
+    /// `name=value,name=value`; empty by default (librdkafka's defaults).
+    pub consumer_config: Vec<(String, String)>,
     pub module: PathBuf,
     pub redis_server: PathBuf,
     pub tansu: PathBuf,
@@ -38,6 +42,7 @@ impl Config {
             latency_samples: number(&args, "--latency-samples", "BENCH_LATENCY_SAMPLES", 20_000)
                 .max(100),
             idle_secs: number(&args, "--idle-ms", "BENCH_IDLE_MS", 2000) as f64 / 1000.0,
+            consumer_config: properties("BENCH_CONSUMER_CONFIG"),
             module: existing(
                 env_path("REDIS_KAFKA_MODULE")
                     .unwrap_or_else(|| root.join("target/release/libredis_kafka.so")),
@@ -84,6 +89,21 @@ fn number(args: &[String], flag: &str, var: &str, default: usize) -> usize {
     clean
         .parse()
         .unwrap_or_else(|_| panic!("{flag} / {var}: '{text}' is not a whole number"))
+}
+
+/// `name=value,name=value` from an environment variable.
+fn properties(var: &str) -> Vec<(String, String)> {
+    let text = std::env::var(var).unwrap_or_default();
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (name, value) = p
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{var}: '{p}' is not name=value"));
+            (name.trim().to_string(), value.trim().to_string())
+        })
+        .collect()
 }
 
 fn env_path(var: &str) -> Option<PathBuf> {

@@ -160,15 +160,24 @@ pub fn raw_produce(bootstrap: &str, topic: &str, count: usize, workload: &Worklo
 
 /// Raw consume baseline: a bare BaseConsumer (new group, earliest) reads `expected` records,
 /// timed from consumer creation to the last record.
-pub fn raw_consume(bootstrap: &str, topic: &str, group: &str, expected: usize) -> Duration {
+pub fn raw_consume(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    expected: usize,
+    extra: &[(String, String)],
+) -> Duration {
     let start = Instant::now();
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("kafka consumer");
+        .set("enable.auto.commit", "false");
+    for (name, value) in extra {
+        config.set(name, value);
+    }
+    let consumer: BaseConsumer = config.create().expect("kafka consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
     let mut received = 0;
     let mut last_progress = Instant::now();

@@ -21,7 +21,7 @@ pub fn module_sink(ctx: &Ctx, sink_type: &str, topic: &str, records: usize) -> S
     let redis = ctx.redis_with_module();
     let mut conn = redis.conn();
     let start = Instant::now();
-    create_sink(&mut conn, sink_type, topic, &ctx.unique("bench-sink"));
+    create_sink(ctx, &mut conn, sink_type, topic, "bench-sink");
     wait_records(&mut conn, "b", records);
     let seconds = start.elapsed().as_secs_f64();
     check_keys(&mut conn, ctx.cfg.keys.min(records), &redis.log_tail());
@@ -51,12 +51,7 @@ pub fn sink_latency(ctx: &Ctx) -> SinkLatencyRun {
 
     let busy = Prober::start(redis.conn(), PROBE_KEY);
     let start = Instant::now();
-    create_sink(
-        &mut conn,
-        "STRING",
-        crate::TOPIC,
-        &ctx.unique("bench-latency"),
-    );
+    create_sink(ctx, &mut conn, "STRING", crate::TOPIC, "bench-latency");
     wait_records(&mut conn, "b", ctx.cfg.records);
     let seconds = start.elapsed().as_secs_f64();
     let busy = busy.finish();
@@ -70,11 +65,21 @@ pub fn sink_latency(ctx: &Ctx) -> SinkLatencyRun {
     }
 }
 
-fn create_sink(conn: &mut Connection, sink_type: &str, topic: &str, group: &str) {
-    let reply: String = redis::cmd("KAFKA.SINK.CREATE")
-        .arg(&[
-            "b", "TOPICS", topic, "TYPE", sink_type, "KEY", "b:${key}", "GROUP", group,
-        ])
+/// `KAFKA.SINK.CREATE b TOPICS <topic> TYPE <type> KEY b:${key} GROUP <unique>`, plus
+/// `CONFIG <name> <value>` for each BENCH_CONSUMER_CONFIG property.
+fn create_sink(ctx: &Ctx, conn: &mut Connection, sink_type: &str, topic: &str, group: &str) {
+    let group = ctx.unique(group);
+    let mut cmd = redis::cmd("KAFKA.SINK.CREATE");
+    cmd.arg("b")
+        .arg("TOPICS")
+        .arg(topic)
+        .arg("TYPE")
+        .arg(sink_type);
+    cmd.arg("KEY").arg("b:${key}").arg("GROUP").arg(&group);
+    for (name, value) in &ctx.cfg.consumer_config {
+        cmd.arg("CONFIG").arg(name).arg(value);
+    }
+    let reply: String = cmd
         .query(conn)
         .unwrap_or_else(|e| panic!("KAFKA.SINK.CREATE b TYPE {sink_type}: {e}"));
     assert_eq!(reply, "OK", "KAFKA.SINK.CREATE replied {reply}");

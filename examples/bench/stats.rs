@@ -13,11 +13,13 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// p50/p99 of round-trip samples, in microseconds.
+/// p50/p99/p99.9/max of round-trip samples, in microseconds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Latency {
     pub p50: f64,
     pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
     pub samples: usize,
 }
 
@@ -29,15 +31,19 @@ impl Latency {
         Latency {
             p50: percentile(&sorted, 50.0),
             p99: percentile(&sorted, 99.0),
+            p999: percentile(&sorted, 99.9),
+            max: *sorted.last().expect("samples") as f64,
             samples: sorted.len(),
         }
     }
 
-    /// Per-percentile median over runs.
+    /// Per-percentile median over runs (max: the median of the runs' maxima).
     pub fn median(runs: &[Latency]) -> Latency {
         Latency {
             p50: median(&runs.iter().map(|l| l.p50).collect::<Vec<_>>()),
             p99: median(&runs.iter().map(|l| l.p99).collect::<Vec<_>>()),
+            p999: median(&runs.iter().map(|l| l.p999).collect::<Vec<_>>()),
+            max: median(&runs.iter().map(|l| l.max).collect::<Vec<_>>()),
             samples: runs.iter().map(|l| l.samples).sum(),
         }
     }

@@ -17,7 +17,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use redis_module::{CallOptionsBuilder, ContextFlags};
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,7 +61,6 @@ struct Worker<'a> {
     offsets_key: String,
     options: Options,
     slots: Vec<PartitionSlot>,
-    slot_index: HashMap<(String, i32), usize>,
     batch: Vec<Pending>,
     /// Original key/value per batch entry, kept only when the sink has a DLQ.
     originals: Vec<Original>,
@@ -101,7 +99,6 @@ impl<'a> Worker<'a> {
                     .build(),
             },
             slots: Vec::new(),
-            slot_index: HashMap::new(),
             batch: Vec::with_capacity(MAX_BATCH),
             originals: Vec::new(),
             dead_letters: None,
@@ -128,7 +125,6 @@ impl<'a> Worker<'a> {
         self.batch.clear();
         self.originals.clear();
         self.slots.clear();
-        self.slot_index.clear();
         let mut wait = POLL_WAIT;
         while self.batch.len() < MAX_BATCH {
             match self.consumer.poll(wait) {
@@ -176,7 +172,12 @@ impl<'a> Worker<'a> {
     }
 
     fn slot(&mut self, topic: &str, partition: i32) -> usize {
-        if let Some(&slot) = self.slot_index.get(&(topic.to_string(), partition)) {
+        // A batch spans few partitions: a scan beats hashing an owned key per record.
+        if let Some(slot) = self
+            .slots
+            .iter()
+            .position(|s| s.partition == partition && s.topic == topic)
+        {
             return slot;
         }
         self.slots.push(PartitionSlot {
@@ -186,9 +187,7 @@ impl<'a> Worker<'a> {
             stored: None,
             dirty: false,
         });
-        let slot = self.slots.len() - 1;
-        self.slot_index.insert((topic.to_string(), partition), slot);
-        slot
+        self.slots.len() - 1
     }
 
     fn apply_batch(&mut self) -> BatchEnd {
