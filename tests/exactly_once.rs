@@ -5,37 +5,13 @@
 mod common;
 
 use common::*;
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-
-fn records(from: usize, to: usize) -> Vec<Rec> {
-    (from..to)
-        .map(|i| Rec::kv(&format!("k{}", i % 17), &format!(r#"{{"n":{i}}}"#)))
-        .collect()
-}
-
-fn stored_total(conn: &mut redis::Connection, sink: &str) -> i64 {
-    let offsets: HashMap<String, i64> = cmd(conn, &["HGETALL", &format!("__kafka:offsets:{sink}")]);
-    offsets.values().sum()
-}
-
-/// Every record number appears exactly once in the stream.
-fn assert_exactly_once(conn: &mut redis::Connection, stream: &str, total: usize) {
-    let entries: Vec<(String, HashMap<String, String>)> = cmd(conn, &["XRANGE", stream, "-", "+"]);
-    let numbers: Vec<usize> = entries
-        .iter()
-        .map(|(_, fields)| fields["n"].parse().unwrap())
-        .collect();
-    let distinct: HashSet<usize> = numbers.iter().copied().collect();
-    assert_eq!(numbers.len(), total, "entries in {stream}");
-    assert_eq!(distinct.len(), total, "distinct records in {stream}");
-}
 
 #[test]
 fn pause_and_resume_mid_topic_repeatedly() {
     let kafka = MockKafka::new();
     kafka.create_topic("pr", 2);
-    produce(&kafka.bootstrap(), "pr", &records(0, 3000));
+    produce(&kafka.bootstrap(), "pr", &numbered(0, 3000, 17));
     let redis = RedisServer::start_with(ServerOptions {
         // Small slices so pauses land in the middle of the topic.
         module_args: vec!["kafka.slice-max-records".into(), "20".into()],
@@ -58,7 +34,11 @@ fn pause_and_resume_mid_topic_repeatedly() {
         assert_eq!(cmd::<String>(&mut conn, &["KAFKA.SINK.PAUSE", "pr"]), "OK");
         assert_eq!(status_field::<String>(&mut conn, "pr", "state"), "paused");
         let paused_at = stored_total(&mut conn, "pr");
-        produce(&kafka.bootstrap(), "pr", &records(produced, produced + 500));
+        produce(
+            &kafka.bootstrap(),
+            "pr",
+            &numbered(produced, produced + 500, 17),
+        );
         produced += 500;
         // Nothing was written while paused: the stream length still equals the stored offsets.
         assert_eq!(cmd::<i64>(&mut conn, &["XLEN", "pr"]), paused_at);
@@ -78,7 +58,7 @@ fn a_consumer_joining_and_leaving_the_group_does_not_duplicate_or_skip() {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let kafka = MockKafka::new();
     kafka.create_topic("rb", 4);
-    produce(&kafka.bootstrap(), "rb", &records(0, 2000));
+    produce(&kafka.bootstrap(), "rb", &numbered(0, 2000, 17));
     let redis = RedisServer::start_with(ServerOptions {
         module_args: vec!["kafka.slice-max-records".into(), "20".into()],
         ..ServerOptions::default()
@@ -110,7 +90,7 @@ fn a_consumer_joining_and_leaving_the_group_does_not_duplicate_or_skip() {
             .map(|a| a.count() > 0)
             .unwrap_or(false)
     });
-    produce(&kafka.bootstrap(), "rb", &records(2000, 3000));
+    produce(&kafka.bootstrap(), "rb", &numbered(2000, 3000, 17));
     intruder.unsubscribe();
     drop(intruder);
     wait_until("all 3000 stored", DEADLINE, || {
@@ -123,7 +103,7 @@ fn a_consumer_joining_and_leaving_the_group_does_not_duplicate_or_skip() {
 fn broker_outage_mid_run_loses_and_repeats_nothing() {
     let kafka = MockKafka::new();
     kafka.create_topic("out", 2);
-    produce(&kafka.bootstrap(), "out", &records(0, 4000));
+    produce(&kafka.bootstrap(), "out", &numbered(0, 4000, 17));
     let redis = RedisServer::start_with(ServerOptions {
         module_args: vec!["kafka.slice-max-records".into(), "10".into()],
         ..ServerOptions::default()
@@ -143,7 +123,7 @@ fn broker_outage_mid_run_loses_and_repeats_nothing() {
         status_field::<String>(&mut conn, "out", "last_error").contains("kafka")
     });
     kafka.broker_up();
-    produce(&kafka.bootstrap(), "out", &records(4000, 5000));
+    produce(&kafka.bootstrap(), "out", &numbered(4000, 5000, 17));
     wait_until("all 5000 stored", DEADLINE, || {
         stored_total(&mut conn, "out") == 5000
     });

@@ -4,26 +4,8 @@
 mod common;
 
 use common::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
-
-fn records(from: usize, to: usize) -> Vec<Rec> {
-    (from..to)
-        .map(|i| Rec::kv(&format!("k{}", i % 31), &format!(r#"{{"n":{i}}}"#)))
-        .collect()
-}
-
-fn stored_total(conn: &mut redis::Connection, sink: &str) -> i64 {
-    let offsets: HashMap<String, i64> = cmd(conn, &["HGETALL", &format!("__kafka:offsets:{sink}")]);
-    offsets.values().sum()
-}
-
-fn assert_exactly_once(conn: &mut redis::Connection, stream: &str, total: usize) {
-    let entries: Vec<(String, HashMap<String, String>)> = cmd(conn, &["XRANGE", stream, "-", "+"]);
-    let distinct: HashSet<String> = entries.iter().map(|(_, f)| f["n"].clone()).collect();
-    assert_eq!(entries.len(), total, "entries in {stream}");
-    assert_eq!(distinct.len(), total, "distinct records in {stream}");
-}
 
 fn persistent(extra: &[&str]) -> ServerOptions {
     ServerOptions {
@@ -37,7 +19,7 @@ fn persistent(extra: &[&str]) -> ServerOptions {
 fn kill_9_with_aof_always_then_restart_finishes_exactly_once() {
     let kafka = MockKafka::new();
     kafka.create_topic("crash", 4);
-    produce(&kafka.bootstrap(), "crash", &records(0, 20_000));
+    produce(&kafka.bootstrap(), "crash", &numbered(0, 20_000, 31));
     let mut redis = RedisServer::start_with(persistent(&[
         "--appendonly",
         "yes",
@@ -75,7 +57,7 @@ fn kill_9_with_aof_always_then_restart_finishes_exactly_once() {
 fn rdb_restart_brings_sinks_and_sources_back_with_their_progress() {
     let kafka = MockKafka::new();
     kafka.create_topic("rdb", 2);
-    produce(&kafka.bootstrap(), "rdb", &records(0, 500));
+    produce(&kafka.bootstrap(), "rdb", &numbered(0, 500, 31));
     let mut redis = RedisServer::start_with(persistent(&[]));
     let mut conn = redis.conn();
     create_sink(
@@ -111,7 +93,7 @@ fn rdb_restart_brings_sinks_and_sources_back_with_their_progress() {
     let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut conn);
     redis.restart();
     let mut conn = redis.conn();
-    produce(&kafka.bootstrap(), "rdb", &records(500, 800));
+    produce(&kafka.bootstrap(), "rdb", &numbered(500, 800, 31));
     wait_until("800 applied", DEADLINE, || {
         stored_total(&mut conn, "rdb") == 800
     });
@@ -136,7 +118,7 @@ fn rdb_restart_brings_sinks_and_sources_back_with_their_progress() {
 fn replica_keeps_bridges_idle_and_takes_over_exactly_once_when_promoted() {
     let kafka = MockKafka::new();
     kafka.create_topic("fo", 2);
-    produce(&kafka.bootstrap(), "fo", &records(0, 3000));
+    produce(&kafka.bootstrap(), "fo", &numbered(0, 3000, 31));
     let mut primary = RedisServer::start_with(persistent(&[]));
     let replica = RedisServer::start_with(persistent(&[]));
     let mut p = primary.conn();
@@ -164,7 +146,7 @@ fn replica_keeps_bridges_idle_and_takes_over_exactly_once_when_promoted() {
         "a replica must not consume"
     );
     primary.kill9();
-    produce(&kafka.bootstrap(), "fo", &records(3000, 5000));
+    produce(&kafka.bootstrap(), "fo", &numbered(3000, 5000, 31));
     cmd::<String>(&mut r, &["REPLICAOF", "NO", "ONE"]);
     wait_until(
         "promoted replica finishes",
@@ -339,7 +321,7 @@ fn secrets_stay_out_of_list_status_info_and_the_log() {
 fn info_kafka_reports_every_bridge() {
     let kafka = MockKafka::new();
     kafka.create_topic("inf", 1);
-    produce(&kafka.bootstrap(), "inf", &records(0, 10));
+    produce(&kafka.bootstrap(), "inf", &numbered(0, 10, 31));
     let redis = RedisServer::start();
     let mut conn = redis.conn();
     create_sink(&mut conn, &kafka.bootstrap(), "inf", &["TOPICS", "inf"]);

@@ -11,10 +11,6 @@ fn create_sink(conn: &mut redis::Connection, kafka: &MockKafka, name: &str, extr
     common::create_sink(conn, &kafka.bootstrap(), name, extra);
 }
 
-fn exists(conn: &mut redis::Connection, key: &str) -> bool {
-    cmd::<i64>(conn, &["EXISTS", key]) == 1
-}
-
 fn xlen(conn: &mut redis::Connection, key: &str) -> i64 {
     cmd(conn, &["XLEN", key])
 }
@@ -89,7 +85,9 @@ fn hash_json_and_stream_sinks_map_values() {
         &["TOPICS", "profiles", "TYPE", "STREAM", "KEY", "s:${topic}"],
     );
     wait_until("all three sinks applied the record", DEADLINE, || {
-        exists(&mut conn, "h:1451") && exists(&mut conn, "j:ann") && exists(&mut conn, "s:profiles")
+        key_exists(&mut conn, "h:1451")
+            && key_exists(&mut conn, "j:ann")
+            && key_exists(&mut conn, "s:profiles")
     });
     let hash: HashMap<String, String> = cmd(&mut conn, &["HGETALL", "h:1451"]);
     assert_eq!(hash["name"], "ann");
@@ -127,7 +125,7 @@ fn records_apply_in_partition_order_with_tombstones() {
         status_field::<i64>(&mut conn, "kv", "records") == 8
     });
     assert_eq!(cmd::<String>(&mut conn, &["GET", "kv:a"]), "2");
-    assert!(!exists(&mut conn, "kv:b"));
+    assert!(!key_exists(&mut conn, "kv:b"));
     assert_eq!(cmd::<String>(&mut conn, &["GET", "kv:c"]), "2");
     assert_eq!(stored_offsets(&mut conn, "kv")["kv:0"], 8);
 }
@@ -163,8 +161,8 @@ fn hash_and_json_tombstones_delete_the_key() {
         status_field::<i64>(&mut conn, "h", "records") == 3
             && status_field::<i64>(&mut conn, "j", "records") == 3
     });
-    assert!(!exists(&mut conn, "h:x") && !exists(&mut conn, "j:x"));
-    assert!(exists(&mut conn, "h:y") && exists(&mut conn, "j:y"));
+    assert!(!key_exists(&mut conn, "h:x") && !key_exists(&mut conn, "j:x"));
+    assert!(key_exists(&mut conn, "h:y") && key_exists(&mut conn, "j:y"));
 }
 
 /// The exactly-once claim: a STREAM sink (XADD duplicates on any replay) ends with exactly one
@@ -238,7 +236,7 @@ fn recreated_stream_sink_resumes_from_offsets_in_redis() {
 
     // PURGE forgets the offsets: the next sink of that name starts over.
     cmd::<String>(&mut conn, &["KAFKA.SINK.DELETE", "ev", "PURGE"]);
-    assert!(!exists(&mut conn, "__kafka:offsets:ev"));
+    assert!(!key_exists(&mut conn, "__kafka:offsets:ev"));
     create_sink(
         &mut conn,
         &kafka,
@@ -269,9 +267,9 @@ fn start_latest_skips_existing_records_when_redis_has_no_offset() {
     });
     produce(&kafka.bootstrap(), "late", &[Rec::kv("new", "2")]);
     wait_until("new record applied", DEADLINE, || {
-        exists(&mut conn, "late:new")
+        key_exists(&mut conn, "late:new")
     });
-    assert!(!exists(&mut conn, "late:old"));
+    assert!(!key_exists(&mut conn, "late:old"));
 }
 
 #[test]
@@ -302,8 +300,8 @@ fn poison_record_fails_the_sink_without_advancing_its_offset() {
     assert!(last_error.contains("orders/0 offset 1"), "{last_error}");
     assert!(last_error.contains("not JSON"), "{last_error}");
     assert_eq!(status_field::<i64>(&mut conn, "orders", "errors"), 1);
-    assert!(exists(&mut conn, "orders:o1"));
-    assert!(!exists(&mut conn, "orders:o3"));
+    assert!(key_exists(&mut conn, "orders:o1"));
+    assert!(!key_exists(&mut conn, "orders:o3"));
     assert_eq!(stored_offsets(&mut conn, "orders")["orders:0"], 1);
     assert_eq!(cmd::<String>(&mut conn, &["PING"]), "PONG");
 }
@@ -384,7 +382,7 @@ fn produce_replies_with_partition_and_offset_and_sink_sees_it() {
         ],
     );
     wait_until("both records applied", DEADLINE, || {
-        exists(&mut conn, "pageviews:1451") && exists(&mut conn, "pageviews:7")
+        key_exists(&mut conn, "pageviews:1451") && key_exists(&mut conn, "pageviews:7")
     });
     let doc: String = cmd(&mut conn, &["JSON.GET", "pageviews:1451"]);
     assert_eq!(doc, r#"{"userid":1451}"#);

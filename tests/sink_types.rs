@@ -4,16 +4,7 @@
 mod common;
 
 use common::*;
-use std::collections::{HashMap, HashSet};
-
-fn exists(conn: &mut redis::Connection, key: &str) -> bool {
-    cmd::<i64>(conn, &["EXISTS", key]) == 1
-}
-
-fn stored_total(conn: &mut redis::Connection, sink: &str) -> i64 {
-    let offsets: HashMap<String, i64> = cmd(conn, &["HGETALL", &format!("__kafka:offsets:{sink}")]);
-    offsets.values().sum()
-}
+use std::collections::HashSet;
 
 #[test]
 fn list_set_and_zset_sinks_add_members_and_tombstones_remove_them() {
@@ -197,9 +188,9 @@ fn several_topics_and_a_pattern() {
         count_field(&mut conn, "two", "records") == 2
             && count_field(&mut conn, "pat", "records") == 2
     });
-    assert!(exists(&mut conn, "two:orders-eu") && exists(&mut conn, "two:billing"));
-    assert!(exists(&mut conn, "pat:orders-eu") && exists(&mut conn, "pat:orders-us"));
-    assert!(!exists(&mut conn, "pat:billing") && !exists(&mut conn, "two:orders-us"));
+    assert!(key_exists(&mut conn, "two:orders-eu") && key_exists(&mut conn, "two:billing"));
+    assert!(key_exists(&mut conn, "pat:orders-eu") && key_exists(&mut conn, "pat:orders-us"));
+    assert!(!key_exists(&mut conn, "pat:billing") && !key_exists(&mut conn, "two:orders-us"));
     assert_eq!(
         status_field::<String>(&mut conn, "pat", "topics"),
         "PATTERN orders-.*"
@@ -233,9 +224,9 @@ fn on_error_skip_counts_and_moves_on() {
         stored_total(&mut conn, "p") == 5
     });
     for key in ["p:a", "p:b", "p:c"] {
-        assert!(exists(&mut conn, key), "{key}");
+        assert!(key_exists(&mut conn, key), "{key}");
     }
-    assert!(!exists(&mut conn, "p:bad1") && !exists(&mut conn, "p:bad2"));
+    assert!(!key_exists(&mut conn, "p:bad1") && !key_exists(&mut conn, "p:bad2"));
     assert_eq!(count_field(&mut conn, "p", "records"), 3);
     assert_eq!(count_field(&mut conn, "p", "skipped"), 2);
     assert_eq!(count_field(&mut conn, "p", "errors"), 2);
@@ -304,7 +295,7 @@ fn on_error_fail_stops_before_the_record_and_resume_retries_it() {
         status_field::<String>(&mut conn, "f", "state") == "failed"
     });
     assert_eq!(stored_total(&mut conn, "f"), 1);
-    assert!(!exists(&mut conn, "f:c"));
+    assert!(!key_exists(&mut conn, "f:c"));
     cmd::<i64>(&mut conn, &["DEL", "f:b"]);
     assert_eq!(cmd::<String>(&mut conn, &["KAFKA.SINK.RESUME", "f"]), "OK");
     wait_until("all 3 applied", DEADLINE, || {

@@ -11,7 +11,8 @@ use crate::registry;
 use crate::sink_parse::parse_sink_create;
 use crate::spec::Subscription;
 use redis_module::{
-    CallOptionsBuilder, CallReply, CallResult, Context, RedisResult, RedisString, RedisValue,
+    CallOptionsBuilder, CallReply, CallResult, Context, RedisError, RedisResult, RedisString,
+    RedisValue,
 };
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,12 +20,7 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     acl::require_admin(ctx)?;
     let given = create_arguments(&args);
     let spec = parse_sink_create(command_args(args))?;
-    if registry::contains(&spec.name) {
-        return Err(error(format!(
-            "a bridge named '{}' already exists",
-            spec.name
-        )));
-    }
+    check_new_name(&spec.name)?;
     if let Some((command, module)) = spec.sink_type.module_command() {
         if !command_exists(ctx, command) {
             return Err(error(format!(
@@ -39,16 +35,28 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         &resolved.brokers,
         0,
     ))?;
+    persist_and_start(ctx, &spec.name, Kind::Sink, given)
+}
+
+/// Stores a new bridge's definition (persisted and replicated with the dataset) and starts it.
+pub fn persist_and_start(ctx: &Context, name: &str, kind: Kind, args: Vec<String>) -> RedisResult {
     let definition = Definition {
-        kind: Kind::Sink,
-        args: given,
+        kind,
+        args,
         created_ms: now_ms(),
         paused: false,
     };
-    definitions::save(ctx, &spec.name, &definition).map_err(error)?;
-    let name = spec.name.clone();
-    reconcile::instantiate(&name, definition, true).map_err(error)?;
+    definitions::save(ctx, name, &definition).map_err(error)?;
+    reconcile::instantiate(name, definition, true).map_err(error)?;
     Ok(RedisValue::SimpleStringStatic("OK"))
+}
+
+/// The duplicate-name check shared by both CREATE commands.
+pub fn check_new_name(name: &str) -> Result<(), RedisError> {
+    if registry::contains(name) {
+        return Err(error(format!("a bridge named '{name}' already exists")));
+    }
+    Ok(())
 }
 
 /// The CREATE arguments after the name, as stored in the bridge's definition.

@@ -2,11 +2,10 @@
 
 use crate::acl;
 use crate::brokers;
-use crate::commands::sink::{create_arguments, now_ms};
+use crate::commands::sink::{check_new_name, create_arguments, persist_and_start};
 use crate::commands::{command_args, error, lifecycle_ops};
-use crate::definitions::{self, Definition, Kind};
+use crate::definitions::Kind;
 use crate::kafka_config;
-use crate::reconcile;
 use crate::redact::redact;
 use crate::registry;
 use crate::source_parse::parse_source_create;
@@ -16,26 +15,13 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     acl::require_admin(ctx)?;
     let given = create_arguments(&args);
     let spec = parse_source_create(command_args(args))?;
-    if registry::contains(&spec.name) {
-        return Err(error(format!(
-            "a bridge named '{}' already exists",
-            spec.name
-        )));
-    }
+    check_new_name(&spec.name)?;
     let resolved = brokers::resolve(spec.brokers.as_deref()).map_err(error)?;
     kafka_config::validate(&kafka_config::producer_config(
         &resolved.brokers,
         &spec.config,
     ))?;
-    let definition = Definition {
-        kind: Kind::Source,
-        args: given,
-        created_ms: now_ms(),
-        paused: false,
-    };
-    definitions::save(ctx, &spec.name, &definition).map_err(error)?;
-    reconcile::instantiate(&spec.name, definition, true).map_err(error)?;
-    Ok(RedisValue::SimpleStringStatic("OK"))
+    persist_and_start(ctx, &spec.name, Kind::Source, given)
 }
 
 pub fn pause(ctx: &Context, args: Vec<RedisString>) -> RedisResult {

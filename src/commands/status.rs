@@ -1,6 +1,6 @@
 //! KAFKA.STATUS [name]: flat name/value pairs per bridge.
 
-use crate::bridge;
+use crate::bridge::{self, Lifecycle};
 use crate::commands::{command_args, error};
 use crate::embedded;
 use crate::registry::{self, SinkEntry, SourceEntry};
@@ -47,7 +47,6 @@ const STATUS_STREAMS: usize = 100;
 
 fn source_status(entry: &SourceEntry) -> RedisValue {
     let shared = &entry.shared;
-    let last_error = shared.life.last_error();
     let (streams, total) = shared.streams(STATUS_STREAMS);
     let streams = streams
         .into_iter()
@@ -64,18 +63,8 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
             ])
         })
         .collect();
-    let embedded = embedded::running_bootstrap().is_some_and(|b| b == shared.brokers);
-    RedisValue::Array(vec![
-        "name".into(),
-        entry.spec.name.clone().into(),
-        "kind".into(),
-        "source".into(),
-        "state".into(),
-        shared.life.state().name().into(),
-        "brokers".into(),
-        shared.brokers.clone().into(),
-        "embedded_broker".into(),
-        (if embedded { "yes" } else { "no" }).into(),
+    let mut fields = head(&entry.spec.name, "source", &shared.life, &shared.brokers);
+    fields.extend([
         "streams_glob".into(),
         entry.spec.streams.clone().into(),
         "records".into(),
@@ -84,6 +73,40 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
         count(&shared.counters.errors),
         "ignored".into(),
         count(&shared.counters.ignored),
+    ]);
+    fields.extend(last_error(&shared.life));
+    fields.extend([
+        "backlog".into(),
+        optional_int(shared.backlog().map(|b| b as i64)),
+        "stream_count".into(),
+        RedisValue::Integer(total as i64),
+        "streams".into(),
+        RedisValue::Array(streams),
+    ]);
+    RedisValue::Array(fields)
+}
+
+/// The fields every bridge starts with: name, kind, state, brokers, embedded_broker.
+fn head(name: &str, kind: &str, life: &Lifecycle, brokers: &str) -> Vec<RedisValue> {
+    let embedded = embedded::running_bootstrap().is_some_and(|b| b == brokers);
+    vec![
+        "name".into(),
+        name.into(),
+        "kind".into(),
+        kind.into(),
+        "state".into(),
+        life.state().name().into(),
+        "brokers".into(),
+        brokers.into(),
+        "embedded_broker".into(),
+        (if embedded { "yes" } else { "no" }).into(),
+    ]
+}
+
+/// last_error and when it happened.
+fn last_error(life: &Lifecycle) -> [RedisValue; 4] {
+    let last_error = life.last_error();
+    [
         "last_error".into(),
         last_error
             .as_ref()
@@ -92,13 +115,7 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
             .into(),
         "last_error_at_ms".into(),
         optional_int(last_error.map(|e| e.at_ms as i64)),
-        "backlog".into(),
-        optional_int(shared.backlog().map(|b| b as i64)),
-        "stream_count".into(),
-        RedisValue::Integer(total as i64),
-        "streams".into(),
-        RedisValue::Array(streams),
-    ])
+    ]
 }
 
 fn count(counter: &std::sync::atomic::AtomicU64) -> RedisValue {
@@ -111,7 +128,6 @@ fn optional_int(value: Option<i64>) -> RedisValue {
 
 fn sink_status(entry: &SinkEntry) -> RedisValue {
     let shared = &entry.shared;
-    let last_error = shared.life.last_error();
     let partitions = shared
         .partitions()
         .into_iter()
@@ -130,18 +146,8 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
             ])
         })
         .collect();
-    let embedded = embedded::running_bootstrap().is_some_and(|b| b == shared.brokers);
-    RedisValue::Array(vec![
-        "name".into(),
-        entry.spec.name.clone().into(),
-        "kind".into(),
-        "sink".into(),
-        "state".into(),
-        shared.life.state().name().into(),
-        "brokers".into(),
-        shared.brokers.clone().into(),
-        "embedded_broker".into(),
-        (if embedded { "yes" } else { "no" }).into(),
+    let mut fields = head(&entry.spec.name, "sink", &shared.life, &shared.brokers);
+    fields.extend([
         "topics".into(),
         entry.spec.subscription.describe().into(),
         "tasks".into(),
@@ -154,17 +160,13 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
         count(&shared.counters.skipped),
         "dlq".into(),
         count(&shared.counters.dlq),
-        "last_error".into(),
-        last_error
-            .as_ref()
-            .map(|e| e.message.clone())
-            .unwrap_or_default()
-            .into(),
-        "last_error_at_ms".into(),
-        optional_int(last_error.map(|e| e.at_ms as i64)),
+    ]);
+    fields.extend(last_error(&shared.life));
+    fields.extend([
         "lag".into(),
         optional_int(shared.lag()),
         "partitions".into(),
         RedisValue::Array(partitions),
-    ])
+    ]);
+    RedisValue::Array(fields)
 }

@@ -714,3 +714,31 @@ pub fn create_sink(conn: &mut Connection, bootstrap: &str, name: &str, extra: &[
 pub fn count_field(conn: &mut Connection, name: &str, field: &str) -> i64 {
     status_field(conn, name, field)
 }
+
+/// Records numbered `from..to` (JSON `{"n":<i>}`), keyed over `keys` distinct keys.
+pub fn numbered(from: usize, to: usize, keys: usize) -> Vec<Rec> {
+    (from..to)
+        .map(|i| Rec::kv(&format!("k{}", i % keys), &format!(r#"{{"n":{i}}}"#)))
+        .collect()
+}
+
+/// Sum of the next offsets a sink stored in Redis: the number of records it has passed.
+pub fn stored_total(conn: &mut Connection, sink: &str) -> i64 {
+    let offsets: std::collections::HashMap<String, i64> =
+        cmd(conn, &["HGETALL", &format!("__kafka:offsets:{sink}")]);
+    offsets.values().sum()
+}
+
+/// The stream holds exactly `total` entries and no record number twice.
+pub fn assert_exactly_once(conn: &mut Connection, stream: &str, total: usize) {
+    let entries: Vec<(String, std::collections::HashMap<String, String>)> =
+        cmd(conn, &["XRANGE", stream, "-", "+"]);
+    let distinct: std::collections::HashSet<&String> =
+        entries.iter().map(|(_, fields)| &fields["n"]).collect();
+    assert_eq!(entries.len(), total, "entries in {stream}");
+    assert_eq!(distinct.len(), total, "distinct records in {stream}");
+}
+
+pub fn key_exists(conn: &mut Connection, key: &str) -> bool {
+    cmd::<i64>(conn, &["EXISTS", key]) == 1
+}
