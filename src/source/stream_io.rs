@@ -2,7 +2,8 @@
 //! entries after a checkpoint, and storing checkpoints (hash `__kafka:checkpoints:<source>`,
 //! field = stream key, value = last forwarded entry ID).
 
-use redis_module::{CallOptions, CallReply, CallResult, Context};
+use crate::source_spec::parse_stream_id;
+use redis_module::{raw, CallOptions, CallReply, CallResult, Context, KeyType};
 
 pub const CHECKPOINT_PREFIX: &str = "__kafka:checkpoints:";
 
@@ -86,58 +87,38 @@ fn key_type(ctx: &Context, options: &CallOptions, key: &[u8]) -> Option<Vec<u8>>
     }
 }
 
-/// Up to `count` entries of `stream` from `start` (exclusive unless `inclusive`).
+/// Up to `count` entries of `stream` from `start` (exclusive unless `inclusive`), read with the
+/// stream iterator API: no RESP reply is built and parsed, unlike XRANGE through RM_Call.
 pub fn read_entries(
     ctx: &Context,
-    options: &CallOptions,
     stream: &[u8],
     start: &str,
     inclusive: bool,
     count: usize,
 ) -> Result<Vec<Entry>, ReadError> {
-    let from = if inclusive {
-        start.to_string()
-    } else {
-        format!("({start}")
-    };
-    let count = count.to_string();
-    let args: [&[u8]; 5] = [stream, from.as_bytes(), b"+", b"COUNT", count.as_bytes()];
-    let reply: CallResult = ctx.call_ext("XRANGE", options, &args[..]);
-    let items = match reply {
-        Ok(CallReply::Array(items)) => items,
-        Ok(_) => return Err(ReadError::Other("unexpected XRANGE reply".to_string())),
-        Err(e) => {
-            let text = error_text(e);
-            return Err(if text.starts_with("WRONGTYPE") {
-                ReadError::WrongType
-            } else {
-                ReadError::Other(format!("XRANGE failed: {text}"))
-            });
-        }
-    };
-    let mut entries = Vec::with_capacity(items.len());
-    for item in items.iter() {
-        let Ok(CallReply::Array(pair)) = item else {
-            continue;
-        };
-        let Some(id) = pair.get(0).and_then(|id| bytes(&id)) else {
-            continue;
-        };
-        let mut fields = Vec::new();
-        if let Some(Ok(CallReply::Array(flat))) = pair.get(1) {
-            let flat: Vec<Vec<u8>> = flat.iter().filter_map(|f| bytes(&f)).collect();
-            for chunk in flat.chunks(2) {
-                if let [name, value] = chunk {
-                    fields.push((name.clone(), value.clone()));
-                }
-            }
-        }
-        entries.push(Entry {
-            id: String::from_utf8_lossy(&id).to_string(),
-            fields,
-        });
+    let (ms, seq) = parse_stream_id(start)
+        .ok_or_else(|| ReadError::Other(format!("bad stream ID '{start}'")))?;
+    let key = ctx.open_key(&ctx.create_string(stream));
+    match key.key_type() {
+        KeyType::Empty => return Ok(Vec::new()),
+        KeyType::Stream => {}
+        _ => return Err(ReadError::WrongType),
     }
-    Ok(entries)
+    let from = raw::RedisModuleStreamID { ms, seq };
+    let records = key
+        .get_stream_range_iterator(Some(from), None, !inclusive, false)
+        .map_err(|e| ReadError::Other(format!("reading stream: {e}")))?;
+    Ok(records
+        .take(count)
+        .map(|record| Entry {
+            id: format!("{}-{}", record.id.ms, record.id.seq),
+            fields: record
+                .fields
+                .iter()
+                .map(|(name, value)| (name.as_slice().to_vec(), value.as_slice().to_vec()))
+                .collect(),
+        })
+        .collect())
 }
 
 /// `entries-added` from XINFO STREAM: how many entries the stream ever received.

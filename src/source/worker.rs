@@ -15,6 +15,7 @@ use crate::source_record::map_entry;
 use crate::source_spec::SourceSpec;
 use redis_module::{CallOptions, CallOptionsBuilder, Context, ContextFlags};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -80,8 +81,8 @@ pub fn run(
         streams: HashMap::new(),
         dirty: VecDeque::new(),
         queued: HashSet::new(),
-        outcomes: HashMap::new(),
-        abandoned: HashSet::new(),
+        outcomes: HashMap::default(),
+        abandoned: HashSet::default(),
         next_sequence: 0,
         in_flight: 0,
         last_commit: Instant::now(),
@@ -92,6 +93,26 @@ pub fn run(
     if worker.scan_all() {
         worker.shared.life.report_state(&run, State::Running);
         worker.run_loop();
+    }
+}
+
+/// Sequence numbers are distinct counters: they need no hashing beyond a multiply.
+#[derive(Default)]
+struct SequenceHasher(u64);
+
+impl Hasher for SequenceHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8 | u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -132,9 +153,9 @@ struct SourceWorker<'a> {
     streams: HashMap<Vec<u8>, StreamState>,
     dirty: VecDeque<Vec<u8>>,
     queued: HashSet<Vec<u8>>,
-    outcomes: HashMap<usize, Outcome>,
+    outcomes: HashMap<usize, Outcome, BuildHasherDefault<SequenceHasher>>,
     /// Sequences sent before a failure reset their stream; their reports are dropped.
-    abandoned: HashSet<usize>,
+    abandoned: HashSet<usize, BuildHasherDefault<SequenceHasher>>,
     next_sequence: usize,
     in_flight: usize,
     last_commit: Instant,
@@ -363,7 +384,7 @@ impl<'a> SourceWorker<'a> {
             Some(id) => (id.clone(), false),
             None => self.spec.start(),
         };
-        let entries = stream_io::read_entries(ctx, &self.read, stream, &start, inclusive, want)?;
+        let entries = stream_io::read_entries(ctx, stream, &start, inclusive, want)?;
         state.added_now = stream_io::entries_added(ctx, &self.read, stream);
         if entries.len() < want {
             state.added_at_read = state.added_now;
