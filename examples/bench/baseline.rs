@@ -19,7 +19,10 @@ pub fn hand_written(ctx: &Ctx) -> BaselineRun {
     let group = ctx.unique("bench-baseline");
     let mut command = Command::new(&ctx.cfg.python);
     command.arg(&ctx.cfg.baseline_script);
-    for (name, value) in &ctx.cfg.consumer_config {
+    // The same fetch settings as the tuned raw consumer and the module's sink: the comparison
+    // is about the bridge, not about librdkafka's defaults.
+    let config = ctx.cfg.consumer_config.iter();
+    for (name, value) in config.chain(&ctx.cfg.tuned_consumer_config) {
         command.arg("--config").arg(format!("{name}={value}"));
     }
     // The script exits by itself (done, or after a minute without progress).

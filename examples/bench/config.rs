@@ -21,6 +21,10 @@ pub struct Config {
     /// hand-written bridge and the module's sinks (`CONFIG k v`). `BENCH_CONSUMER_CONFIG` as
     /// `name=value,name=value`; empty by default (librdkafka's defaults).
     pub consumer_config: Vec<(String, String)>,
+    /// A second raw consumer with bigger fetches, so the sink is compared with what the broker
+    /// can deliver and not with librdkafka's defaults. `BENCH_TUNED_CONSUMER_CONFIG`; by default
+    /// the fetch settings the module's sink uses.
+    pub tuned_consumer_config: Vec<(String, String)>,
     pub module: PathBuf,
     pub redis_server: PathBuf,
     pub tansu: PathBuf,
@@ -42,7 +46,11 @@ impl Config {
             latency_samples: number(&args, "--latency-samples", "BENCH_LATENCY_SAMPLES", 20_000)
                 .max(100),
             idle_secs: number(&args, "--idle-ms", "BENCH_IDLE_MS", 2000) as f64 / 1000.0,
-            consumer_config: properties("BENCH_CONSUMER_CONFIG"),
+            consumer_config: properties("BENCH_CONSUMER_CONFIG", ""),
+            tuned_consumer_config: properties(
+                "BENCH_TUNED_CONSUMER_CONFIG",
+                "max.partition.fetch.bytes=8388608,fetch.wait.max.ms=100",
+            ),
             module: existing(
                 env_path("REDIS_KAFKA_MODULE")
                     .unwrap_or_else(|| root.join("target/release/libredis_kafka.so")),
@@ -92,8 +100,8 @@ fn number(args: &[String], flag: &str, var: &str, default: usize) -> usize {
 }
 
 /// `name=value,name=value` from an environment variable.
-fn properties(var: &str) -> Vec<(String, String)> {
-    let text = std::env::var(var).unwrap_or_default();
+fn properties(var: &str, default: &str) -> Vec<(String, String)> {
+    let text = std::env::var(var).unwrap_or_else(|_| default.into());
     text.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
