@@ -25,10 +25,11 @@ build: deps
 
 test: deps
 	cargo build --release
-	. target/deps.env && cargo test --release -- --test-threads=4
 	@# A tiny benchmark run keeps the bench code working; its figures are not checked.
 	. target/deps.env && BENCH_RECORDS=2000 BENCH_RUNS=1 BENCH_LATENCY_SAMPLES=2000 \
-		BENCH_IDLE_MS=500 cargo run --release --example bench > target/bench-smoke.txt
+		BENCH_IDLE_MS=500 cargo run --release --example bench > target/bench-smoke.txt 2>&1 \
+		|| { cat target/bench-smoke.txt; exit 1; }
+	. target/deps.env && cargo test --release -- --test-threads=4
 
 run: build
 	scripts/run.sh
