@@ -76,6 +76,14 @@ pub struct LastError {
     pub message: String,
 }
 
+/// Milliseconds since the epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 pub fn count(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
@@ -143,11 +151,10 @@ impl Lifecycle {
     }
 
     pub fn set_last_error(&self, message: String) {
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        *self.last_error.lock() = Some(LastError { at_ms, message });
+        *self.last_error.lock() = Some(LastError {
+            at_ms: now_ms(),
+            message,
+        });
     }
 
     pub fn last_error(&self) -> Option<LastError> {

@@ -16,6 +16,16 @@ pub fn redact(property: &str, value: &str) -> String {
     }
 }
 
+/// CONFIG pairs as LIST shows them: flat name/value, secrets redacted.
+pub fn redacted_config(config: &[(String, String)]) -> redis_module::RedisValue {
+    redis_module::RedisValue::Array(
+        config
+            .iter()
+            .flat_map(|(k, v)| [k.clone().into(), redact(k, v).into()])
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

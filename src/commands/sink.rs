@@ -1,12 +1,13 @@
 //! KAFKA.SINK.CREATE / DELETE / PAUSE / RESUME / LIST.
 
 use crate::acl;
+use crate::bridge::now_ms;
 use crate::brokers;
 use crate::commands::{command_args, error, lifecycle_ops};
 use crate::definitions::{self, Definition, Kind};
 use crate::kafka_config;
 use crate::reconcile;
-use crate::redact::redact;
+use crate::redact::redacted_config;
 use crate::registry;
 use crate::sink_parse::parse_sink_create;
 use crate::spec::Subscription;
@@ -14,7 +15,6 @@ use redis_module::{
     CallOptionsBuilder, CallReply, CallResult, Context, RedisError, RedisResult, RedisString,
     RedisValue,
 };
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     acl::require_admin(ctx)?;
@@ -67,13 +67,6 @@ pub fn create_arguments(args: &[RedisString]) -> Vec<String> {
         .collect()
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 pub fn pause(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     lifecycle_ops::pause(ctx, args, Kind::Sink)
 }
@@ -92,11 +85,6 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     }
     Ok(RedisValue::Array(registry::sinks(|entry| {
         let spec = &entry.spec;
-        let config = spec
-            .config
-            .iter()
-            .flat_map(|(k, v)| [k.clone().into(), redact(k, v).into()])
-            .collect();
         let (topics, pattern) = match &spec.subscription {
             Subscription::Topics(topics) => (topics.join(","), String::new()),
             Subscription::Pattern(regex) => (String::new(), regex.clone()),
@@ -137,7 +125,7 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             ),
             ("group", spec.group.clone().into()),
             ("start", spec.start.name().into()),
-            ("config", RedisValue::Array(config)),
+            ("config", redacted_config(&spec.config)),
         ]);
         RedisValue::Array(
             fields

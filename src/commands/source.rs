@@ -6,7 +6,7 @@ use crate::commands::sink::{check_new_name, create_arguments, persist_and_start}
 use crate::commands::{command_args, error, lifecycle_ops};
 use crate::definitions::Kind;
 use crate::kafka_config;
-use crate::redact::redact;
+use crate::redact::redacted_config;
 use crate::registry;
 use crate::source_parse::parse_source_create;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
@@ -42,11 +42,6 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     }
     Ok(RedisValue::Array(registry::sources(|entry| {
         let spec = &entry.spec;
-        let config = spec
-            .config
-            .iter()
-            .flat_map(|(k, v)| [k.clone().into(), redact(k, v).into()])
-            .collect();
         RedisValue::Array(vec![
             "name".into(),
             spec.name.clone().into(),
@@ -68,7 +63,7 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 .unwrap_or_else(|| "default".into())
                 .into(),
             "config".into(),
-            RedisValue::Array(config),
+            redacted_config(&spec.config),
         ])
     })))
 }
