@@ -205,6 +205,32 @@ fn valkey_runs_a_sink() {
     wait_until("produced record applied", DEADLINE, || {
         cmd::<i64>(&mut conn, &["EXISTS", "vk:k99"]) == 1
     });
+    // A source on Valkey: XADD notifications wake it, entries reach Kafka in order.
+    cmd::<String>(
+        &mut conn,
+        &[
+            "KAFKA.SOURCE.CREATE",
+            "vs",
+            "STREAMS",
+            "vs:*",
+            "TOPIC",
+            "vs-out",
+            "BROKERS",
+            &bootstrap,
+        ],
+    );
+    for n in 0..20 {
+        cmd::<String>(&mut conn, &["XADD", "vs:1", "*", "n", &n.to_string()]);
+    }
+    wait_until("20 forwarded", DEADLINE, || {
+        status_field::<i64>(&mut conn, "vs", "records") == 20
+    });
+    let forwarded: Vec<String> = consume(&kafka.bootstrap(), "vs-out", 20)
+        .iter()
+        .map(|m| String::from_utf8_lossy(m.value.as_deref().unwrap_or_default()).to_string())
+        .collect();
+    assert_eq!(forwarded[0], r#"{"n":"0"}"#);
+    assert_eq!(forwarded[19], r#"{"n":"19"}"#);
     assert_eq!(
         cmd::<String>(&mut conn, &["MODULE", "UNLOAD", "kafka"]),
         "OK"
