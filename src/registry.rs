@@ -142,13 +142,13 @@ pub fn add_source(
 ) -> Result<(), String> {
     let spec = Arc::new(spec);
     let shared = Arc::new(SourceShared::new(brokers, &spec.streams));
+    doorbell::install(&shared.doorbell);
     let workers = if run {
         vec![spawn_source(&spec, &shared, Vec::new())?]
     } else {
         shared.life.stop_run(resting);
         Vec::new()
     };
-    doorbell::install(&shared.doorbell);
     with(|r| {
         r.retired.retain(|h| !h.is_finished());
         r.invalid.remove(&spec.name);

@@ -94,8 +94,9 @@ pub fn apply_slice(
                 break;
             }
         };
-        if let Err(message) = execute(ctx, &options.data, mapped) {
-            report.end = if is_temporary(&message) {
+        if let Err(refusal) = execute(ctx, &options.data, mapped) {
+            let message = format!("{} failed: {}", refusal.command, refusal.reply);
+            report.end = if is_temporary(&refusal.reply) {
                 SliceEnd::Temporary(message)
             } else {
                 SliceEnd::Failed {
@@ -133,22 +134,34 @@ pub fn apply_slice(
     report
 }
 
+/// A command Redis refused: which one, and the error reply (which starts with its code).
+struct Refusal {
+    command: &'static str,
+    reply: String,
+}
+
+fn call(
+    ctx: &Context,
+    options: &CallOptions,
+    command: &'static str,
+    args: &[&[u8]],
+) -> Result<(), Refusal> {
+    let reply: CallResult = ctx.call_ext(command, options, args);
+    reply.map(|_| ()).map_err(|e| Refusal {
+        command,
+        reply: e.to_utf8_string().unwrap_or_default(),
+    })
+}
+
 /// Runs one record's write, then its EXPIRE; both land in the slice's MULTI/EXEC.
-fn execute(ctx: &Context, options: &CallOptions, mapped: &Mapped) -> Result<(), String> {
+fn execute(ctx: &Context, options: &CallOptions, mapped: &Mapped) -> Result<(), Refusal> {
     let Some((command, args)) = mapped.write.command() else {
         return Ok(());
     };
-    let reply: CallResult = ctx.call_ext(command, options, args.as_slice());
-    reply.map_err(|e| {
-        format!(
-            "{command} failed: {}",
-            e.to_utf8_string().unwrap_or_default()
-        )
-    })?;
+    call(ctx, options, command, &args)?;
     if let (Some(ttl), Some(key)) = (mapped.ttl, mapped.write.expiring_key()) {
         let seconds = ttl.to_string();
-        let reply: CallResult = ctx.call_ext("EXPIRE", options, &[key, seconds.as_bytes()][..]);
-        reply.map_err(|e| format!("EXPIRE failed: {}", e.to_utf8_string().unwrap_or_default()))?;
+        call(ctx, options, "EXPIRE", &[key, seconds.as_bytes()])?;
     }
     Ok(())
 }
@@ -169,11 +182,7 @@ fn refresh_stored(
 }
 
 /// Error replies that say "not now" rather than "never".
-pub fn is_temporary(message: &str) -> bool {
-    // Our own messages are "<COMMAND> failed: <reply>"; the reply carries the error code.
-    let reply = message
-        .split_once(" failed: ")
-        .map_or(message, |(_, reply)| reply);
+pub fn is_temporary(reply: &str) -> bool {
     [
         "OOM",
         "LOADING",
@@ -202,11 +211,7 @@ mod tests {
             "WRONGTYPE Operation against a key holding the wrong kind of value"
         ));
         assert!(!is_temporary("ERR new objects must be created at the root"));
-        assert!(is_temporary(
-            "XADD failed: OOM command not allowed when used memory"
-        ));
-        assert!(!is_temporary(
-            "HSET failed: WRONGTYPE Operation against a key"
-        ));
+        assert!(is_temporary("BUSY Redis is busy running a script"));
+        assert!(!is_temporary("NOSCRIPT No matching script"));
     }
 }

@@ -230,11 +230,7 @@ impl<'a> SourceWorker<'a> {
             } else {
                 Duration::from_millis(5)
             };
-            for (sequence, outcome) in self.forwarder.poll(wait) {
-                if !self.abandoned.remove(&sequence) {
-                    self.outcomes.insert(sequence, outcome);
-                }
-            }
+            self.collect_reports(wait);
             self.settle();
             let acked_waiting = self.streams.values().any(|s| s.acked != s.checkpoint);
             if acked_waiting && (self.in_flight == 0 || self.last_commit.elapsed() >= COMMIT_EVERY)
@@ -250,6 +246,15 @@ impl<'a> SourceWorker<'a> {
         }
     }
 
+    /// Takes the producer's delivery reports, dropping those of abandoned sends.
+    fn collect_reports(&mut self, wait: Duration) {
+        for (sequence, outcome) in self.forwarder.poll(wait) {
+            if !self.abandoned.remove(&sequence) {
+                self.outcomes.insert(sequence, outcome);
+            }
+        }
+    }
+
     /// Reads one slice of entries and queues them to the producer; false if stopped.
     fn read_and_send(&mut self) -> bool {
         let Some(entries) = self.read_slice() else {
@@ -259,29 +264,29 @@ impl<'a> SourceWorker<'a> {
             let sequence = self.next_sequence;
             self.next_sequence = self.next_sequence.wrapping_add(1);
             self.in_flight += 1;
-            if let Some(state) = self.streams.get_mut(&stream) {
-                state.in_flight.push_back((sequence, entry.id.clone()));
-            }
-            let record = match map_entry(
+            let mapped = map_entry(
                 &self.spec.topic,
                 &self.spec.key,
                 &stream,
                 entry.id.as_bytes(),
                 &entry.fields,
-            ) {
-                Ok(record) => record,
-                Err(e) => {
-                    // An entry that cannot be mapped would block its stream forever: count it,
-                    // report it, and let the checkpoint pass it.
-                    add(&self.shared.counters.errors, 1);
-                    self.shared.life.set_last_error(format!(
-                        "{} {}: {e}",
-                        String::from_utf8_lossy(&stream),
-                        entry.id
-                    ));
-                    self.outcomes.insert(sequence, Ok(()));
-                    continue;
-                }
+            );
+            if let Err(e) = &mapped {
+                // An entry that cannot be mapped would block its stream forever: count it,
+                // report it, and let the checkpoint pass it.
+                add(&self.shared.counters.errors, 1);
+                self.shared.life.set_last_error(format!(
+                    "{} {}: {e}",
+                    String::from_utf8_lossy(&stream),
+                    entry.id
+                ));
+                self.outcomes.insert(sequence, Ok(()));
+            }
+            if let Some(state) = self.streams.get_mut(&stream) {
+                state.in_flight.push_back((sequence, entry.id));
+            }
+            let Ok(record) = mapped else {
+                continue;
             };
             let forwarder = &self.forwarder;
             if let Err(e) = self
@@ -301,11 +306,7 @@ impl<'a> SourceWorker<'a> {
                         if self.run.stopping() {
                             return false;
                         }
-                        for (sequence, outcome) in self.forwarder.poll(Duration::from_millis(5)) {
-                            if !self.abandoned.remove(&sequence) {
-                                self.outcomes.insert(sequence, outcome);
-                            }
-                        }
+                        self.collect_reports(Duration::from_millis(5));
                     }
                 }
             }
