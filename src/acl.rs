@@ -8,7 +8,9 @@ use redis_module::{raw, Context, RedisError, RedisString};
 use std::ffi::CString;
 
 /// Commands that change bridges.
-pub const ADMIN_COMMANDS: [&str; 8] = [
+pub const ADMIN_COMMANDS: [&str; 10] = [
+    "kafka.debug",
+    "kafka._state",
     "kafka.sink.create",
     "kafka.sink.delete",
     "kafka.sink.pause",
@@ -48,11 +50,18 @@ pub fn categorize(ctx: &Context) {
     CATEGORIZED.store(all, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// NOPERM unless the calling user may run CONFIG SET.
+/// NOPERM unless the calling user may run CONFIG SET, for the commands that change bridges
+/// (ACL already checked them where the server categorized them).
 pub fn require_admin(ctx: &Context) -> Result<(), RedisError> {
     if CATEGORIZED.load(std::sync::atomic::Ordering::Relaxed) {
         return Ok(());
     }
+    check_admin(ctx, "change Kafka bridges")
+}
+
+/// NOPERM unless the calling user may run CONFIG SET, on every server: for a part of a command
+/// that is administrative when the command as a whole is not.
+pub fn check_admin(ctx: &Context, what: &str) -> Result<(), RedisError> {
     let api = unsafe {
         (
             raw::RedisModule_GetCurrentUserName,
@@ -86,9 +95,8 @@ pub fn require_admin(ctx: &Context) -> Result<(), RedisError> {
     if allowed {
         Ok(())
     } else {
-        Err(RedisError::String(
-            "NOPERM this user has no permissions to change Kafka bridges (needs @admin, like CONFIG SET)"
-                .to_string(),
-        ))
+        Err(RedisError::String(format!(
+            "NOPERM this user has no permissions to {what} (needs @admin, like CONFIG SET)"
+        )))
     }
 }

@@ -161,6 +161,17 @@ impl Lifecycle {
         self.last_error.lock().clone()
     }
 
+    /// A worker died (panicked): the whole run stops in state failed, so no task of it keeps
+    /// going and a dead worker is never shown as running.
+    pub fn fail_and_stop(&self, run: &Run, message: String) {
+        self.set_last_error(message);
+        let mut state = self.state.lock();
+        if !run.stopping() {
+            *state = State::Failed;
+        }
+        run.stop();
+    }
+
     /// The run stops in state failed with `message` as the last error.
     pub fn fail(&self, run: &Run, message: String) {
         self.set_last_error(message);

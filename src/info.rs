@@ -17,6 +17,10 @@ struct Line {
 }
 
 pub extern "C" fn kafka_info(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
+    crate::module::panic::catch_and_log("INFO", || section(ctx, for_crash_report));
+}
+
+fn section(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
     raw::add_info_section(ctx, None);
     if for_crash_report != 0 {
         // The registry lock may be held by the thread that crashed.
@@ -48,6 +52,8 @@ pub extern "C" fn kafka_info(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report
                 ("records", count(&c.records) as i64),
                 ("errors", count(&c.errors) as i64),
                 ("ignored", count(&c.ignored) as i64),
+                ("skipped", count(&c.skipped) as i64),
+                ("dlq", count(&c.dlq) as i64),
                 ("backlog", e.shared.backlog().map_or(-1, |b| b as i64)),
             ],
         }
@@ -56,6 +62,12 @@ pub extern "C" fn kafka_info(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report
     raw::add_info_field_long_long(ctx, "sinks", sinks as i64);
     raw::add_info_field_long_long(ctx, "sources", (lines.len() - sinks) as i64);
     raw::add_info_field_long_long(ctx, "invalid_definitions", invalid.len() as i64);
+    raw::add_info_field_long_long(ctx, "stored_bridges", registry::stored_count() as i64);
+    raw::add_info_field_str(
+        ctx,
+        "state_error",
+        &registry::state_error().unwrap_or_default(),
+    );
     raw::add_info_field_str(
         ctx,
         "embedded_broker",

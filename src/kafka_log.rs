@@ -1,8 +1,8 @@
 //! Forwards librdkafka's log lines to the Redis log at the matching level.
 
+use crate::module::log::{notice as log_notice, verbose as log_verbose, warning as log_warning};
 use crate::settings;
 use rdkafka::config::RDKafkaLogLevel;
-use redis_module::logging::{log_notice, log_verbose, log_warning};
 
 pub fn forward(bridge: &str, level: RDKafkaLogLevel, facility: &str, message: &str) {
     if (level as i32) > settings::log_level_threshold() {
@@ -14,8 +14,8 @@ pub fn forward(bridge: &str, level: RDKafkaLogLevel, facility: &str, message: &s
         | RDKafkaLogLevel::Alert
         | RDKafkaLogLevel::Critical
         | RDKafkaLogLevel::Error
-        | RDKafkaLogLevel::Warning => log_warning(line),
-        RDKafkaLogLevel::Notice => log_notice(line),
-        RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => log_verbose(line),
+        | RDKafkaLogLevel::Warning => log_warning(&line),
+        RDKafkaLogLevel::Notice => log_notice(&line),
+        RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => log_verbose(&line),
     }
 }

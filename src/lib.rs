@@ -5,16 +5,16 @@ mod args;
 mod bridge;
 mod brokers;
 mod commands;
-mod definitions;
 mod embedded;
 mod gil;
 mod glob;
 mod info;
+mod kafka;
 mod kafka_config;
 mod kafka_log;
 mod lifecycle;
 mod mapping;
-mod offsets;
+mod module;
 mod produce_pool;
 mod reconcile;
 mod record;
@@ -29,6 +29,7 @@ mod source_record;
 mod source_spec;
 mod source_template;
 mod spec;
+mod store;
 mod template;
 
 use redis_module::configuration::ConfigurationFlags;
@@ -46,7 +47,14 @@ const MODULE_ALLOCATOR: ModuleAllocator = std::alloc::System;
 
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     if let Err(e) = settings::apply_module_args(args) {
-        ctx.log_warning(&e.to_string());
+        module::log::warning(&module::reply::error_text(&e));
+        return Status::Err;
+    }
+    module::context::init(ctx);
+    if !store::guard::register(ctx) {
+        module::log::warning(
+            "kafka: cannot register the command filter that guards __kafka:* keys",
+        );
         return Status::Err;
     }
     info::register(ctx);
@@ -54,9 +62,22 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
     lifecycle::subscribe_server_events(ctx)
 }
 
+/// MODULE UNLOAD: refused (the module stays loaded, its bridges restart) when a Kafka client
+/// is still closing at the shutdown deadline, since unloading the code under a running thread
+/// would crash Redis.
 fn deinit(_ctx: &Context) -> Status {
-    lifecycle::stop_everything();
-    Status::Ok
+    match module::panic::catch("MODULE UNLOAD", lifecycle::stop_everything) {
+        Ok(true) => {
+            module::context::release();
+            Status::Ok
+        }
+        _ => {
+            module::log::warning(
+                "kafka: MODULE UNLOAD refused: Kafka clients are still closing; try again shortly",
+            );
+            Status::Err
+        }
+    }
 }
 
 redis_module! {
@@ -67,18 +88,21 @@ redis_module! {
     init: init,
     deinit: deinit,
     commands: [
-        ["kafka.sink.create", commands::sink::create, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.sink.delete", commands::sink::delete, "write admin", 0, 0, 0, ""],
-        ["kafka.sink.pause", commands::sink::pause, "write admin", 0, 0, 0, ""],
-        ["kafka.sink.resume", commands::sink::resume, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.sink.list", commands::sink::list, "readonly", 0, 0, 0, ""],
-        ["kafka.source.create", commands::source::create, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.source.delete", commands::source::delete, "write admin", 0, 0, 0, ""],
-        ["kafka.source.pause", commands::source::pause, "write admin", 0, 0, 0, ""],
-        ["kafka.source.resume", commands::source::resume, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.source.list", commands::source::list, "readonly", 0, 0, 0, ""],
-        ["kafka.status", commands::status::status, "readonly", 0, 0, 0, ""],
-        ["kafka.produce", commands::produce::produce, "", 0, 0, 0, ""],
+        ["kafka.sink.create", commands::entry::sink_create, "write deny-oom admin", 0, 0, 0, ""],
+        ["kafka.sink.delete", commands::entry::sink_delete, "write admin", 0, 0, 0, ""],
+        ["kafka.sink.pause", commands::entry::sink_pause, "write admin", 0, 0, 0, ""],
+        ["kafka.sink.resume", commands::entry::sink_resume, "write deny-oom admin", 0, 0, 0, ""],
+        ["kafka.sink.list", commands::entry::sink_list, "readonly", 0, 0, 0, ""],
+        ["kafka.source.create", commands::entry::source_create, "write deny-oom admin", 0, 0, 0, ""],
+        ["kafka.source.delete", commands::entry::source_delete, "write admin", 0, 0, 0, ""],
+        ["kafka.source.pause", commands::entry::source_pause, "write admin", 0, 0, 0, ""],
+        ["kafka.source.resume", commands::entry::source_resume, "write deny-oom admin", 0, 0, 0, ""],
+        ["kafka.source.list", commands::entry::source_list, "readonly", 0, 0, 0, ""],
+        ["kafka.status", commands::entry::status, "readonly", 0, 0, 0, ""],
+        ["kafka.produce", commands::entry::produce, "", 0, 0, 0, ""],
+        ["kafka.debug", commands::entry::debug, "admin", 0, 0, 0, ""],
+        ["kafka._state", commands::entry::state, "write admin no-monitor no-slowlog", 0, 0, 0, ""],
+        ["kafka._refused", commands::entry::refused, "readonly fast allow-loading allow-stale", 0, 0, 0, ""],
     ],
     event_handlers: [
         [@STREAM: source::doorbell::on_stream_event],
@@ -87,6 +111,10 @@ redis_module! {
         i64: [
             ["slice-max-records", &settings::SLICE_MAX_RECORDS, settings::SLICE_MAX_RECORDS_DEFAULT, 1, 1_000_000, ConfigurationFlags::DEFAULT, None],
             ["slice-max-micros", &settings::SLICE_MAX_MICROS, settings::SLICE_MAX_MICROS_DEFAULT, 10, 1_000_000, ConfigurationFlags::DEFAULT, None],
+            ["slice-max-bytes", &settings::SLICE_MAX_BYTES, settings::SLICE_MAX_BYTES_DEFAULT, settings::SLICE_MAX_BYTES_RANGE.0, settings::SLICE_MAX_BYTES_RANGE.1, ConfigurationFlags::MEMORY, None],
+            ["sink-batch-max-bytes", &settings::SINK_BATCH_MAX_BYTES, settings::SINK_BATCH_MAX_BYTES_DEFAULT, settings::SINK_BATCH_MAX_BYTES_RANGE.0, settings::SINK_BATCH_MAX_BYTES_RANGE.1, ConfigurationFlags::MEMORY, None],
+            ["source-inflight-max-bytes", &settings::SOURCE_INFLIGHT_MAX_BYTES, settings::SOURCE_INFLIGHT_MAX_BYTES_DEFAULT, settings::SOURCE_INFLIGHT_MAX_BYTES_RANGE.0, settings::SOURCE_INFLIGHT_MAX_BYTES_RANGE.1, ConfigurationFlags::MEMORY, None],
+            ["shutdown-timeout-ms", &settings::SHUTDOWN_TIMEOUT_MS, settings::SHUTDOWN_TIMEOUT_MS_DEFAULT, settings::SHUTDOWN_TIMEOUT_MS_RANGE.0, settings::SHUTDOWN_TIMEOUT_MS_RANGE.1, ConfigurationFlags::DEFAULT, None],
         ],
         string: [
             ["brokers", &settings::BROKERS, "", ConfigurationFlags::DEFAULT, None],
@@ -94,6 +122,7 @@ redis_module! {
         ],
         bool: [
             ["embedded-broker", &settings::EMBEDDED_BROKER, false, ConfigurationFlags::DEFAULT, None],
+            ["debug-command", &settings::DEBUG_COMMAND, false, ConfigurationFlags::IMMUTABLE, None],
         ],
         enum: [
             ["log-level", &settings::LOG_LEVEL, settings::LogLevel::warning, ConfigurationFlags::DEFAULT, None],

@@ -2,6 +2,7 @@
 
 use crate::record::{Record, TTL_HEADER};
 use crate::spec::{SinkSpec, SinkType};
+use crate::store::keys::is_reserved;
 use crate::template::{append_scalar, Template};
 use serde_json::Value;
 
@@ -89,6 +90,25 @@ impl Write {
         })
     }
 
+    /// The key the write touches, if any.
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            Write::Set { key, .. }
+            | Write::Delete { key }
+            | Write::HashSet { key, .. }
+            | Write::JsonSet { key, .. }
+            | Write::StreamAdd { key, .. }
+            | Write::Push { key, .. }
+            | Write::ListRemove { key, .. }
+            | Write::SetAdd { key, .. }
+            | Write::SetRemove { key, .. }
+            | Write::ZAdd { key, .. }
+            | Write::ZRemove { key, .. }
+            | Write::TsAdd { key, .. } => Some(key),
+            Write::Skip | Write::Resolved => None,
+        }
+    }
+
     /// The key a TTL applies to: only writes that add data, never removals.
     pub fn expiring_key(&self) -> Option<&[u8]> {
         match self {
@@ -120,11 +140,17 @@ fn with_fields<'a>(
     args
 }
 
+/// The longest TTL a sink or a record may ask for: 100 years. Far larger values overflow
+/// Redis's expiry arithmetic, and EXPIRE then refuses a key that was already written.
+pub const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
 /// One record's effect: the write and, when the key should expire, its TTL in seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapped {
     pub write: Write,
     pub ttl: Option<u64>,
+    /// Bytes of the write's arguments: what the record costs in a batch and in a slice.
+    pub bytes: usize,
 }
 
 impl Mapped {
@@ -132,6 +158,7 @@ impl Mapped {
         Mapped {
             write: Write::Resolved,
             ttl: None,
+            bytes: 0,
         }
     }
 }
@@ -173,8 +200,16 @@ impl Mapper {
     pub fn map(&self, record: &Record<'_>) -> Result<Mapped, String> {
         let ttl = self.ttl_for(record)?;
         let write = self.write_for(record)?;
+        if write.key().is_some_and(is_reserved) {
+            return Err(
+                "the rendered key is in the module's reserved namespace (__kafka:)".to_string(),
+            );
+        }
         let ttl = write.expiring_key().and(ttl);
-        Ok(Mapped { write, ttl })
+        let bytes = write
+            .command()
+            .map_or(0, |(_, args)| args.iter().map(|a| a.len()).sum());
+        Ok(Mapped { write, ttl, bytes })
     }
 
     fn ttl_for(&self, record: &Record<'_>) -> Result<Option<u64>, String> {
@@ -184,10 +219,11 @@ impl Mapper {
         let seconds = std::str::from_utf8(header)
             .ok()
             .and_then(|text| text.trim().parse::<u64>().ok())
+            .filter(|s| *s <= MAX_TTL_SECONDS)
             .ok_or_else(|| {
                 format!(
-                    "header {TTL_HEADER} must be whole seconds, got '{}'",
-                    String::from_utf8_lossy(header)
+                    "header {TTL_HEADER} must be whole seconds from 0 to {MAX_TTL_SECONDS} ({} bytes given)",
+                    header.len()
                 )
             })?;
         // 0 means "this record does not expire", overriding the sink's TTL.
@@ -290,10 +326,8 @@ fn number(text: &[u8], what: &str) -> Result<Vec<u8>, String> {
     let trimmed = std::str::from_utf8(text).map(str::trim).unwrap_or("");
     match trimmed.parse::<f64>() {
         Ok(n) if !n.is_nan() => Ok(trimmed.as_bytes().to_vec()),
-        _ => Err(format!(
-            "{what} is not a number: '{}'",
-            String::from_utf8_lossy(text)
-        )),
+        // Record content never goes into an error: errors travel in DLQ headers and replies.
+        _ => Err(format!("{what} is not a number ({} bytes)", text.len())),
     }
 }
 

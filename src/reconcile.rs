@@ -5,12 +5,15 @@
 use crate::args::Args;
 use crate::bridge::State;
 use crate::brokers;
-use crate::definitions::{self, Definition, Kind};
 use crate::embedded;
+use crate::module::log;
+use crate::module::text::quoted;
 use crate::registry;
 use crate::sink_parse::parse_sink_create;
 use crate::source_parse::parse_source_create;
 use crate::spec::{OnError, Subscription};
+use crate::store::definitions::{self, Definition, Kind, MAX_BRIDGES};
+use crate::store::keys::INDEX_KEY;
 use redis_module::{Context, ContextFlags};
 
 fn create_args(name: &str, args: &[String]) -> Args {
@@ -67,13 +70,20 @@ pub fn reconcile(ctx: &Context) {
     let stored = match definitions::load_all(ctx) {
         Ok(stored) => stored,
         Err(e) => {
-            ctx.log_warning(&format!("kafka: cannot read bridge definitions: {e}"));
+            report_state_error(Some(format!("cannot read bridge definitions: {e}")), 0);
             return;
         }
     };
+    let overflow = (stored.total > MAX_BRIDGES).then(|| {
+        format!(
+            "{INDEX_KEY} holds {} names, too many: the module manages the first {MAX_BRIDGES} it reads",
+            stored.total
+        )
+    });
+    report_state_error(overflow, stored.total);
     for (name, running) in registry::definitions() {
-        let same = stored.iter().any(|(n, d)| {
-            n == &name
+        let same = stored.bridges.iter().any(|(n, d)| {
+            n.as_slice() == name.as_bytes()
                 && d.as_ref().is_ok_and(|d| {
                     d.kind == running.kind
                         && d.args == running.args
@@ -84,35 +94,47 @@ pub fn reconcile(ctx: &Context) {
             registry::remove(&name);
         }
     }
-    for (name, definition) in &stored {
+    for (name, definition) in &stored.bridges {
         let definition = match definition {
             Ok(definition) => definition.clone(),
             Err(reason) => {
-                report_invalid(ctx, name, reason.clone());
+                report_invalid(name, reason.clone());
                 continue;
             }
         };
-        if registry::kind_of(name).is_some() {
-            registry::set_paused_flag(name, definition.paused);
+        // A valid definition always has a valid (ASCII) name.
+        let name = String::from_utf8_lossy(name).to_string();
+        if registry::kind_of(&name).is_some() {
+            registry::set_paused_flag(&name, definition.paused);
             let run = primary && !definition.paused;
-            if let Err(e) = registry::set_running(name, run, resting_state(&definition)) {
-                report_invalid(ctx, name, e);
+            if let Err(e) = registry::set_running(&name, run, resting_state(&definition)) {
+                report_invalid(name.as_bytes(), e);
             }
-        } else if let Err(e) = instantiate(name, definition, primary) {
-            report_invalid(ctx, name, e);
+        } else if let Err(e) = instantiate(&name, definition, primary) {
+            report_invalid(name.as_bytes(), e);
         }
     }
-    let names: Vec<String> = stored.into_iter().map(|(n, _)| n).collect();
+    let names: Vec<Vec<u8>> = stored.bridges.into_iter().map(|(n, _)| n).collect();
     registry::retain_invalid(&names);
 }
 
 /// Logs a definition that cannot be started (once per distinct reason) and shows it in STATUS.
-fn report_invalid(ctx: &Context, name: &str, reason: String) {
+fn report_invalid(name: &[u8], reason: String) {
     if registry::invalid_reason(name).as_deref() != Some(reason.as_str()) {
-        ctx.log_warning(&format!(
-            "kafka: bridge '{name}' in {} cannot be started: {reason}",
-            definitions::definition_key(name)
+        log::warning(&format!(
+            "kafka: bridge {} stored in the dataset cannot be started: {reason}",
+            quoted(name)
         ));
     }
     registry::set_invalid(name, reason);
+}
+
+/// A problem with the stored state as a whole (shown in INFO, logged once when it changes).
+fn report_state_error(error: Option<String>, stored: usize) {
+    if registry::state_error() != error {
+        if let Some(error) = &error {
+            log::warning(&format!("kafka: {error}"));
+        }
+    }
+    registry::set_state_error(error, stored);
 }

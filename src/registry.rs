@@ -3,7 +3,7 @@
 //! state and their run.
 
 use crate::bridge::State;
-use crate::definitions::{Definition, Kind};
+use crate::module::panic::catch;
 use crate::sink::shared::SinkShared;
 use crate::sink::worker;
 use crate::source::doorbell;
@@ -11,10 +11,12 @@ use crate::source::shared::SourceShared;
 use crate::source::worker as source_worker;
 use crate::source_spec::SourceSpec;
 use crate::spec::SinkSpec;
+use crate::store::definitions::{Definition, Kind};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 pub struct SinkEntry {
     pub spec: Arc<SinkSpec>,
@@ -37,8 +39,11 @@ pub struct SourceEntry {
 struct Registry {
     sinks: BTreeMap<String, SinkEntry>,
     sources: BTreeMap<String, SourceEntry>,
-    /// Stored definitions that cannot be started, with the reason.
-    invalid: BTreeMap<String, String>,
+    /// Stored definitions that cannot be started, by stored name (any bytes), with the reason.
+    invalid: BTreeMap<Vec<u8>, String>,
+    /// A problem with the stored state as a whole, and how many bridge names it holds.
+    state_error: Option<String>,
+    stored: usize,
     /// Workers told to stop; joined later so the main thread never waits on Kafka I/O.
     retired: Vec<JoinHandle<()>>,
 }
@@ -72,7 +77,15 @@ fn spawn_sink(
         let (spec, worker_shared, run) = (spec.clone(), shared.clone(), run.clone());
         let handle = std::thread::Builder::new()
             .name(format!("kafka-sink-{task}"))
-            .spawn(move || worker::run(spec, worker_shared, run, task));
+            .spawn(move || {
+                let life = worker_shared.clone();
+                let this_run = run.clone();
+                if let Err(panic) = catch("sink worker", || {
+                    worker::run(spec, worker_shared, run, task)
+                }) {
+                    life.life.fail_and_stop(&this_run, panic);
+                }
+            });
         match handle {
             Ok(handle) => handles.push(handle),
             Err(e) => {
@@ -93,7 +106,15 @@ fn spawn_source(
     let (spec, worker_shared) = (spec.clone(), shared.clone());
     std::thread::Builder::new()
         .name("kafka-source".to_string())
-        .spawn(move || source_worker::run(spec, worker_shared, run, previous))
+        .spawn(move || {
+            let life = worker_shared.clone();
+            let this_run = run.clone();
+            if let Err(panic) = catch("source worker", || {
+                source_worker::run(spec, worker_shared, run, previous)
+            }) {
+                life.life.fail_and_stop(&this_run, panic);
+            }
+        })
         .map_err(|e| {
             shared.life.stop_run(State::Stopped);
             format!("starting worker thread: {e}")
@@ -118,7 +139,7 @@ pub fn add_sink(
     };
     with(|r| {
         r.retired.retain(|h| !h.is_finished());
-        r.invalid.remove(&spec.name);
+        r.invalid.remove(spec.name.as_bytes());
         r.sinks.insert(
             spec.name.clone(),
             SinkEntry {
@@ -151,7 +172,7 @@ pub fn add_source(
     };
     with(|r| {
         r.retired.retain(|h| !h.is_finished());
-        r.invalid.remove(&spec.name);
+        r.invalid.remove(spec.name.as_bytes());
         r.sources.insert(
             spec.name.clone(),
             SourceEntry {
@@ -292,18 +313,24 @@ pub fn definitions() -> Vec<(String, Definition)> {
     })
 }
 
-pub fn set_invalid(name: &str, reason: String) {
+pub fn set_invalid(name: &[u8], reason: String) {
     with(|r| {
-        r.invalid.insert(name.to_string(), reason);
+        r.invalid.insert(name.to_vec(), reason);
     })
 }
 
 /// Forgets invalid definitions that are no longer stored.
-pub fn retain_invalid(stored: &[String]) {
+pub fn retain_invalid(stored: &[Vec<u8>]) {
     with(|r| r.invalid.retain(|name, _| stored.contains(name)))
 }
 
-pub fn invalid() -> Vec<(String, String)> {
+pub fn forget_invalid(name: &[u8]) {
+    with(|r| {
+        r.invalid.remove(name);
+    })
+}
+
+pub fn invalid() -> Vec<(Vec<u8>, String)> {
     with(|r| {
         r.invalid
             .iter()
@@ -312,8 +339,24 @@ pub fn invalid() -> Vec<(String, String)> {
     })
 }
 
-pub fn invalid_reason(name: &str) -> Option<String> {
+pub fn invalid_reason(name: &[u8]) -> Option<String> {
     with(|r| r.invalid.get(name).cloned())
+}
+
+pub fn set_state_error(error: Option<String>, stored: usize) {
+    with(|r| {
+        r.state_error = error;
+        r.stored = stored;
+    })
+}
+
+pub fn state_error() -> Option<String> {
+    with(|r| r.state_error.clone())
+}
+
+/// Bridge names stored in the dataset, as last read.
+pub fn stored_count() -> usize {
+    with(|r| r.stored)
 }
 
 pub fn sinks<T>(f: impl Fn(&SinkEntry) -> T) -> Vec<T> {
@@ -332,10 +375,12 @@ pub fn source<T>(name: &str, f: impl FnOnce(&SourceEntry) -> T) -> Option<T> {
     with(|r| r.sources.get(name).map(f))
 }
 
-/// Stops every worker and waits for all of them (MODULE UNLOAD, SHUTDOWN). Workers give up the
-/// Redis lock wait as soon as they see their run stopped, so joining here cannot deadlock.
-pub fn stop_all() {
-    let handles: Vec<JoinHandle<()>> = with(|r| {
+/// Stops every worker and waits for them until `deadline` (MODULE UNLOAD, SHUTDOWN). Workers
+/// give up the Redis lock wait as soon as they see their run stopped, so waiting here cannot
+/// deadlock. False when some worker was still running at the deadline (closing a Kafka client
+/// against a broker that does not answer); it stays in the retired list.
+pub fn stop_all(deadline: Instant) -> bool {
+    let mut handles: Vec<JoinHandle<()>> = with(|r| {
         for (_, entry) in std::mem::take(&mut r.sinks) {
             retire_sink(r, entry);
         }
@@ -345,7 +390,20 @@ pub fn stop_all() {
         r.invalid.clear();
         std::mem::take(&mut r.retired)
     });
-    for handle in handles {
-        let _ = handle.join();
+    loop {
+        let (finished, running): (Vec<_>, Vec<_>) =
+            handles.into_iter().partition(JoinHandle::is_finished);
+        for handle in finished {
+            let _ = handle.join();
+        }
+        if running.is_empty() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            with(|r| r.retired.extend(running));
+            return false;
+        }
+        handles = running;
+        std::thread::sleep(Duration::from_millis(2));
     }
 }

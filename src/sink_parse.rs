@@ -1,7 +1,8 @@
 //! Parses `KAFKA.SINK.CREATE` arguments into a [`SinkSpec`].
 
 use crate::args::{arg_error, check_kafka_name, set_once, ArgError, Args};
-use crate::kafka_config::check_user_property;
+use crate::kafka_config::{check_user_property, Role};
+use crate::mapping::MAX_TTL_SECONDS;
 use crate::spec::{OnError, SinkSpec, SinkType, StartFrom, Subscription};
 use crate::template::Template;
 
@@ -120,31 +121,18 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Ar
         }
         "TTL" => {
             let text = value_for(args)?;
-            let seconds = text.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
-                ArgError(format!(
-                    "TTL must be a whole number of seconds > 0, got '{text}'"
-                ))
-            })?;
+            let seconds = text
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=MAX_TTL_SECONDS).contains(s))
+                .ok_or_else(|| {
+                    ArgError(format!(
+                        "TTL must be a whole number of seconds > 0 and at most {MAX_TTL_SECONDS}, got '{text}'"
+                    ))
+                })?;
             set_once(&mut o.ttl, seconds, option)
         }
-        "ON-ERROR" => {
-            let word = value_for(args)?;
-            let policy = match word.to_ascii_uppercase().as_str() {
-                "FAIL" => OnError::Fail,
-                "SKIP" => OnError::Skip,
-                "DLQ" => {
-                    let topic = args.next_str("topic for ON-ERROR DLQ")?;
-                    check_kafka_name("DLQ topic", &topic, 249)?;
-                    OnError::Dlq(topic)
-                }
-                _ => {
-                    return arg_error(format!(
-                        "ON-ERROR must be FAIL, SKIP or DLQ <topic>, got '{word}'"
-                    ))
-                }
-            };
-            set_once(&mut o.on_error, policy, option)
-        }
+        "ON-ERROR" => set_once(&mut o.on_error, parse_on_error(args)?, option),
         "TASKS" => {
             let text = value_for(args)?;
             let tasks = text
@@ -161,12 +149,31 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Ar
         "CONFIG" => {
             let property = args.next_str("property name for CONFIG")?;
             let value = args.next_str(&format!("value for CONFIG {property}"))?;
-            check_user_property(&property)?;
+            check_user_property(Role::Sink, &property, &value)?;
             o.config.push((property, value));
             Ok(())
         }
         other => arg_error(format!("unknown option '{other}'")),
     }
+}
+
+/// `ON-ERROR FAIL|SKIP|DLQ <topic>`, the same for sinks and sources.
+pub fn parse_on_error(args: &mut Args) -> Result<OnError, ArgError> {
+    let word = args.next_str("value for ON-ERROR")?;
+    Ok(match word.to_ascii_uppercase().as_str() {
+        "FAIL" => OnError::Fail,
+        "SKIP" => OnError::Skip,
+        "DLQ" => {
+            let topic = args.next_str("topic for ON-ERROR DLQ")?;
+            check_kafka_name("DLQ topic", &topic, 249)?;
+            OnError::Dlq(topic)
+        }
+        _ => {
+            return arg_error(format!(
+                "ON-ERROR must be FAIL, SKIP or DLQ <topic>, got '{word}'"
+            ))
+        }
+    })
 }
 
 fn set_subscription(o: &mut Options, subscription: Subscription) -> Result<(), ArgError> {

@@ -3,15 +3,16 @@
 //! ```text
 //! KAFKA.SOURCE.CREATE <name> STREAMS <glob> [BROKERS <host:port>[,...]] [TOPIC <template>]
 //!     [KEY <template>] [FROM NEW|BEGINNING|<id>] [PARTITIONS <n>] [REPLICATION <n>]
-//!     [CONFIG <librdkafka-property> <value>]...
+//!     [ON-ERROR FAIL|SKIP|DLQ <topic>] [CONFIG <librdkafka-property> <value>]...
 //! ```
 
 use crate::args::{arg_error, check_kafka_name, set_once, ArgError, Args};
 use crate::glob::validate_glob;
-use crate::kafka_config::check_user_property;
-use crate::sink_parse::parse_brokers;
+use crate::kafka_config::{check_user_property, Role};
+use crate::sink_parse::{parse_brokers, parse_on_error};
 use crate::source_spec::{FromPosition, SourceSpec};
 use crate::source_template::SourceTemplate;
+use crate::spec::OnError;
 
 pub const DEFAULT_TOPIC: &str = "${stream}";
 pub const DEFAULT_KEY: &str = "${stream}";
@@ -25,6 +26,7 @@ struct Options {
     from: Option<FromPosition>,
     partitions: Option<i32>,
     replication: Option<i32>,
+    on_error: Option<OnError>,
     config: Vec<(String, String)>,
 }
 
@@ -52,6 +54,7 @@ pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, ArgError> {
         partitions: o.partitions.unwrap_or(1),
         replication: o.replication.unwrap_or(1),
         created_ms: 0,
+        on_error: o.on_error.unwrap_or(OnError::Fail),
         config: o.config,
     })
 }
@@ -99,10 +102,11 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Ar
             };
             set_once(slot, n, option)
         }
+        "ON-ERROR" => set_once(&mut o.on_error, parse_on_error(args)?, option),
         "CONFIG" => {
             let property = args.next_str("property name for CONFIG")?;
             let value = args.next_str(&format!("value for CONFIG {property}"))?;
-            check_user_property(&property)?;
+            check_user_property(Role::Source, &property, &value)?;
             o.config.push((property, value));
             Ok(())
         }

@@ -1,6 +1,7 @@
 //! The validated, Redis-free definition of one source bridge (Redis streams → Kafka).
 
 use crate::source_template::SourceTemplate;
+use crate::spec::OnError;
 
 /// Where a source begins on a stream for which Redis holds no checkpoint yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +81,8 @@ pub struct SourceSpec {
     /// Creation time (ms since the epoch), set by KAFKA.SOURCE.CREATE: `FROM NEW` starts at
     /// stream IDs from this millisecond on.
     pub created_ms: u64,
+    /// What to do with an entry that cannot be mapped or that Kafka rejects for good.
+    pub on_error: OnError,
     /// Free-form librdkafka properties passed to the producer.
     pub config: Vec<(String, String)>,
 }

@@ -4,10 +4,10 @@
 use crate::acl;
 use crate::bridge::State;
 use crate::commands::{command_args, error};
-use crate::definitions::{self, Kind};
-use crate::offsets;
+use crate::module::text::quoted;
 use crate::registry::{self, Change};
-use crate::source::stream_io;
+use crate::store::definitions::{self, Kind};
+use crate::store::keys::{checkpoints_key, offsets_key};
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
@@ -24,7 +24,11 @@ fn only_name(args: Vec<RedisString>, kind: Kind) -> Result<String, RedisError> {
 fn check_kind(name: &str, kind: Kind) -> Result<(), RedisError> {
     match registry::kind_of(name) {
         Some(k) if k == kind => Ok(()),
-        _ => Err(error(format!("no {} named '{name}'", kind.name()))),
+        _ => Err(error(format!(
+            "no {} named {}",
+            kind.name(),
+            quoted(name.as_bytes())
+        ))),
     }
 }
 
@@ -53,28 +57,42 @@ pub fn resume(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult 
     Ok(OK)
 }
 
+/// DELETE <name> [PURGE]. Also removes a stored definition that cannot be started (shown in
+/// STATUS as kind `unknown`), whatever its name holds.
 pub fn delete(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult {
     acl::require_admin(ctx)?;
     let mut args = command_args(args);
-    let name = args.next_str(&format!("{} name", kind.name()))?;
+    let name = args.next_bytes(&format!("{} name", kind.name()))?;
     let purge = match args.next_keyword().as_deref() {
         None => false,
         Some("PURGE") => true,
-        Some(other) => return Err(error(format!("unknown option '{other}' (expected PURGE)"))),
+        Some(other) => {
+            return Err(error(format!(
+                "unknown option {} (expected PURGE)",
+                quoted(other.as_bytes())
+            )))
+        }
     };
     if !args.is_empty() {
         return Err(error("too many arguments"));
     }
-    check_kind(&name, kind)?;
-    registry::remove(&name);
+    let text = String::from_utf8_lossy(&name).to_string();
+    let invalid = registry::invalid_reason(&name).is_some();
+    if !invalid {
+        check_kind(&text, kind)?;
+        registry::remove(&text);
+    }
     let progress = match kind {
-        Kind::Sink => offsets::offsets_key(&name),
-        Kind::Source => stream_io::checkpoints_key(&name),
+        Kind::Sink => offsets_key(&text),
+        Kind::Source => checkpoints_key(&text),
     };
     definitions::remove(ctx, &name, purge.then_some(progress.as_str())).map_err(|e| {
         error(format!(
             "bridge stopped but its stored state was not removed: {e}"
         ))
     })?;
+    if invalid {
+        registry::forget_invalid(&name);
+    }
     Ok(OK)
 }

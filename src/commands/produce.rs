@@ -1,10 +1,12 @@
 //! KAFKA.PRODUCE <topic> <value> [KEY <key>] [BROKERS ...] [HEADER <k> <v>]...
 //! Blocks only the calling client until Kafka acknowledges; replies [partition, offset].
 
+use crate::acl;
 use crate::args::check_kafka_name;
 use crate::brokers;
 use crate::commands::{command_args, error};
-use crate::produce_pool::{self, reply_to, Waiter};
+use crate::module::blocked::Blocked;
+use crate::produce_pool;
 use crate::sink_parse::parse_brokers;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
@@ -53,9 +55,14 @@ pub fn produce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     {
         return Err(error("KAFKA.PRODUCE cannot run inside MULTI or a script"));
     }
+    if explicit_brokers.is_some() {
+        // Choosing where Redis connects is an admin's call, whatever the command's category.
+        acl::check_admin(ctx, "KAFKA.PRODUCE ... BROKERS")?;
+    }
     let resolved = brokers::resolve(explicit_brokers.as_deref()).map_err(error)?;
     let producer = produce_pool::producer_for(&resolved.brokers).map_err(error)?;
-    let mut record = BaseRecord::with_opaque_to(&topic, Box::new(Waiter(ctx.block_client())))
+    let blocked = Blocked::block(ctx).ok_or_else(|| error("this client cannot be blocked"))?;
+    let mut record = BaseRecord::with_opaque_to(&topic, Box::new(blocked))
         .payload(&value)
         .headers(headers);
     if let Some(key) = &key {
@@ -65,10 +72,9 @@ pub fn produce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         record = record.partition(partition);
     }
     if let Err((e, record)) = producer.send(record) {
-        reply_to(
-            record.delivery_opaque.0,
-            Err(error(format!("Kafka refused the record: {e}"))),
-        );
+        record
+            .delivery_opaque
+            .answer(Err(error(format!("Kafka refused the record: {e}"))));
     }
     Ok(RedisValue::NoReply)
 }

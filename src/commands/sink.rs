@@ -4,13 +4,13 @@ use crate::acl;
 use crate::bridge::now_ms;
 use crate::brokers;
 use crate::commands::{command_args, error, lifecycle_ops};
-use crate::definitions::{self, Definition, Kind};
 use crate::kafka_config;
 use crate::reconcile;
 use crate::redact::redacted_config;
 use crate::registry;
 use crate::sink_parse::parse_sink_create;
 use crate::spec::Subscription;
+use crate::store::definitions::{self, Definition, Kind};
 use redis_module::{
     CallOptionsBuilder, CallReply, CallResult, Context, RedisError, RedisResult, RedisString,
     RedisValue,

@@ -4,11 +4,11 @@ use crate::acl;
 use crate::brokers;
 use crate::commands::sink::{check_new_name, create_arguments, persist_and_start};
 use crate::commands::{command_args, error, lifecycle_ops};
-use crate::definitions::Kind;
 use crate::kafka_config;
 use crate::redact::redacted_config;
 use crate::registry;
 use crate::source_parse::parse_source_create;
+use crate::store::definitions::Kind;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
@@ -57,6 +57,8 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             RedisValue::Integer(spec.partitions.into()),
             "replication".into(),
             RedisValue::Integer(spec.replication.into()),
+            "on_error".into(),
+            spec.on_error.describe().into(),
             "brokers".into(),
             spec.brokers
                 .clone()

@@ -3,6 +3,7 @@
 use crate::bridge::{self, Lifecycle};
 use crate::commands::{command_args, error};
 use crate::embedded;
+use crate::module::text::quoted;
 use crate::registry::{self, SinkEntry, SourceEntry};
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
@@ -18,21 +19,22 @@ pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         );
         return Ok(RedisValue::Array(all));
     }
-    let name = args.next_str("bridge name")?;
+    let name = args.next_bytes("bridge name")?;
     if !args.is_empty() {
         return Err(error("KAFKA.STATUS takes at most one bridge name"));
     }
-    registry::sink(&name, sink_status)
-        .or_else(|| registry::source(&name, source_status))
+    let text = String::from_utf8_lossy(&name);
+    registry::sink(&text, sink_status)
+        .or_else(|| registry::source(&text, source_status))
         .or_else(|| registry::invalid_reason(&name).map(|e| invalid_status(&name, &e)))
-        .ok_or_else(|| error(format!("no bridge named '{name}'")))
+        .ok_or_else(|| error(format!("no bridge named {}", quoted(&name))))
 }
 
 /// A stored definition that cannot be started (written by hand, or from a newer version).
-fn invalid_status(name: &str, reason: &str) -> RedisValue {
+fn invalid_status(name: &[u8], reason: &str) -> RedisValue {
     RedisValue::Array(vec![
         "name".into(),
-        name.into(),
+        RedisValue::StringBuffer(name.to_vec()),
         "kind".into(),
         "unknown".into(),
         "state".into(),
@@ -73,6 +75,10 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
         count(&shared.counters.errors),
         "ignored".into(),
         count(&shared.counters.ignored),
+        "skipped".into(),
+        count(&shared.counters.skipped),
+        "dlq".into(),
+        count(&shared.counters.dlq),
     ]);
     fields.extend(last_error(&shared.life));
     fields.extend([

@@ -1,10 +1,10 @@
-//! Applies mapped records to Redis under the module lock, in slices bounded in records and
-//! time. Each slice writes its data and the offsets it covers together, so AOF and replicas see
-//! them as one MULTI/EXEC. Records below the offset stored in Redis are skipped: that check,
+//! Applies mapped records to Redis under the module lock, in slices bounded in records, bytes
+//! and time. Each slice writes its data and the offsets it covers together, so AOF and replicas
+//! see them as one MULTI/EXEC. Records below the offset stored in Redis are skipped: that check,
 //! made under the lock, is what keeps the effect exactly-once across restarts and rebalances.
 
 use crate::mapping::{Mapped, Write};
-use crate::offsets;
+use crate::store::offsets;
 use redis_module::{CallOptions, CallResult, Context};
 use std::time::{Duration, Instant};
 
@@ -31,8 +31,10 @@ pub enum SliceEnd {
     Limit,
     /// Redis refused for a reason that passes (OOM, loading, busy): retry the same record later.
     Temporary(String),
-    /// The record at this position cannot be applied.
+    /// The record at this position cannot be applied: the sink's ON-ERROR policy decides.
     Failed { at: usize, error: String },
+    /// The sink's own state cannot be read or written: the sink stops, whatever its policy.
+    Fatal(String),
 }
 
 pub struct SliceReport {
@@ -40,22 +42,25 @@ pub struct SliceReport {
     pub consumed: usize,
     pub applied: u64,
     pub skipped: u64,
+    /// Records written whose EXPIRE Redis refused, with the last refusal.
+    pub expire_failures: u64,
+    pub expire_error: Option<String>,
     pub end: SliceEnd,
 }
 
 pub struct Limits {
     pub max_records: usize,
+    pub max_bytes: usize,
     pub max_time: Duration,
 }
 
-pub struct Options {
-    pub data: CallOptions,
-    pub offsets: CallOptions,
-}
+/// Bytes written between two looks at the clock: reading it costs as much as a small write,
+/// but one multi-megabyte write can take longer than a whole slice's budget.
+const BYTES_PER_CLOCK_CHECK: usize = 256 * 1024;
 
 pub fn apply_slice(
     ctx: &Context,
-    options: &Options,
+    options: &CallOptions,
     offsets_key: &str,
     slots: &mut [PartitionSlot],
     batch: &[Pending],
@@ -65,19 +70,30 @@ pub fn apply_slice(
         consumed: 0,
         applied: 0,
         skipped: 0,
+        expire_failures: 0,
+        expire_error: None,
         end: SliceEnd::Limit,
     };
-    if let Err(error) = refresh_stored(ctx, options, offsets_key, slots) {
-        report.end = SliceEnd::Temporary(error);
+    if let Err(error) = refresh_stored(ctx, offsets_key, slots) {
+        report.end = SliceEnd::Fatal(error);
         return report;
     }
     let started = Instant::now();
+    let mut bytes = 0usize;
+    let mut bytes_at_last_check = 0usize;
     for (index, pending) in batch.iter().enumerate() {
-        // Reading the clock costs as much as a small write: look at it every 16 records.
-        if report.consumed >= limits.max_records
-            || (index % 16 == 15 && started.elapsed() >= limits.max_time)
-        {
-            break;
+        if report.consumed > 0 {
+            let check_clock =
+                index % 16 == 15 || bytes - bytes_at_last_check >= BYTES_PER_CLOCK_CHECK;
+            if check_clock {
+                bytes_at_last_check = bytes;
+            }
+            if report.consumed >= limits.max_records
+                || bytes >= limits.max_bytes
+                || (check_clock && started.elapsed() >= limits.max_time)
+            {
+                break;
+            }
         }
         let slot = &mut slots[pending.partition];
         if slot.stored.is_some_and(|next| pending.offset < next) {
@@ -94,18 +110,30 @@ pub fn apply_slice(
                 break;
             }
         };
-        if let Err(refusal) = execute(ctx, &options.data, mapped) {
-            let message = format!("{} failed: {}", refusal.command, refusal.reply);
-            report.end = if is_temporary(&refusal.reply) {
-                SliceEnd::Temporary(message)
-            } else {
-                SliceEnd::Failed {
-                    at: index,
-                    error: message,
-                }
-            };
-            break;
+        match execute(ctx, options, mapped) {
+            Ok(None) => {}
+            Ok(Some(expire_refused)) => {
+                // The write is in: its offset must be stored with it, or a retry duplicates it.
+                report.expire_failures += 1;
+                report.expire_error = Some(format!(
+                    "{}/{} offset {}: written, but {expire_refused}",
+                    slot.topic, slot.partition, pending.offset
+                ));
+            }
+            Err(refusal) => {
+                let message = format!("{} failed: {}", refusal.command, refusal.reply);
+                report.end = if is_temporary(&refusal.reply) {
+                    SliceEnd::Temporary(message)
+                } else {
+                    SliceEnd::Failed {
+                        at: index,
+                        error: message,
+                    }
+                };
+                break;
+            }
         }
+        bytes += mapped.bytes;
         match mapped.write {
             Write::Skip => report.skipped += 1,
             Write::Resolved => {}
@@ -123,13 +151,9 @@ pub fn apply_slice(
             Some((s.field.clone(), s.stored?))
         })
         .collect();
-    if let Err(error) = offsets::write(ctx, &options.offsets, offsets_key, &entries) {
-        // The data writes of this slice are in the same MULTI/EXEC; report and let the caller
-        // stop. Nothing else can be done under the lock.
-        report.end = SliceEnd::Failed {
-            at: report.consumed,
-            error,
-        };
+    if let Err(error) = offsets::write(ctx, offsets_key, &entries) {
+        // The data writes of this slice are in the same MULTI/EXEC: the sink must stop.
+        report.end = SliceEnd::Fatal(error);
     }
     report
 }
@@ -153,27 +177,33 @@ fn call(
     })
 }
 
-/// Runs one record's write, then its EXPIRE; both land in the slice's MULTI/EXEC.
-fn execute(ctx: &Context, options: &CallOptions, mapped: &Mapped) -> Result<(), Refusal> {
+/// Runs one record's write, then its EXPIRE; both land in the slice's MULTI/EXEC. Ok(Some)
+/// says the write was made but its EXPIRE was refused.
+fn execute(
+    ctx: &Context,
+    options: &CallOptions,
+    mapped: &Mapped,
+) -> Result<Option<String>, Refusal> {
     let Some((command, args)) = mapped.write.command() else {
-        return Ok(());
+        return Ok(None);
     };
     call(ctx, options, command, &args)?;
     if let (Some(ttl), Some(key)) = (mapped.ttl, mapped.write.expiring_key()) {
         let seconds = ttl.to_string();
-        call(ctx, options, "EXPIRE", &[key, seconds.as_bytes()])?;
+        if let Err(refusal) = call(ctx, options, "EXPIRE", &[key, seconds.as_bytes()]) {
+            return Ok(Some(format!("EXPIRE failed: {}", refusal.reply)));
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn refresh_stored(
     ctx: &Context,
-    options: &Options,
     offsets_key: &str,
     slots: &mut [PartitionSlot],
 ) -> Result<(), String> {
     let fields: Vec<&str> = slots.iter().map(|s| s.field.as_str()).collect();
-    let stored = offsets::read(ctx, &options.offsets, offsets_key, &fields)?;
+    let stored = offsets::read(ctx, offsets_key, &fields)?;
     for (slot, value) in slots.iter_mut().zip(stored) {
         slot.stored = value;
         slot.dirty = false;

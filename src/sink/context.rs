@@ -4,16 +4,17 @@
 use crate::bridge::Run;
 use crate::gil::Gil;
 use crate::kafka_log;
-use crate::offsets;
 use crate::sink::shared::SinkShared;
 use crate::spec::StartFrom;
+use crate::store::keys::{offset_field, offsets_key};
+use crate::store::offsets;
+use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
-use redis_module::{CallOptions, CallOptionsBuilder};
 use std::sync::Arc;
 
 pub struct SinkContext {
@@ -24,7 +25,9 @@ pub struct SinkContext {
     name: String,
     offsets_key: String,
     start: StartFrom,
-    read_options: CallOptions,
+    /// Set when the sink cannot go on whatever its ON-ERROR policy (its stored offsets cannot
+    /// be read); the worker fails the run with it.
+    fatal: Mutex<Option<String>>,
 }
 
 impl SinkContext {
@@ -41,37 +44,45 @@ impl SinkContext {
             gil: Gil::new()?,
             task,
             name: name.to_string(),
-            offsets_key: offsets::offsets_key(name),
+            offsets_key: offsets_key(name),
             start,
-            read_options: CallOptionsBuilder::new().errors_as_replies().build(),
+            fatal: Mutex::new(None),
         })
+    }
+
+    pub fn take_fatal(&self) -> Option<String> {
+        self.fatal.lock().take()
     }
 
     pub fn task(&self) -> usize {
         self.task
     }
 
+    /// The offsets Redis holds for the assigned partitions; None when stopping or unreadable
+    /// (then `fatal` says why).
     fn stored_offsets(&self, tpl: &TopicPartitionList) -> Option<Vec<Option<i64>>> {
         let fields: Vec<String> = tpl
             .elements()
             .iter()
-            .map(|e| offsets::offset_field(e.topic(), e.partition()))
+            .map(|e| offset_field(e.topic(), e.partition()))
             .collect();
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let guard = self.gil.lock(self.run.flag())?;
-        match offsets::read(&guard, &self.read_options, &self.offsets_key, &fields) {
+        match offsets::read(&guard, &self.offsets_key, &fields) {
             Ok(values) => Some(values),
             Err(error) => {
-                self.shared
-                    .life
-                    .set_last_error(format!("reading stored offsets: {error}"));
+                *self.fatal.lock() = Some(format!("reading stored offsets: {error}"));
                 None
             }
         }
     }
 
     fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
-        let stored = self.stored_offsets(tpl).unwrap_or_default();
+        // Without the stored offsets, starting anywhere could apply records twice or skip
+        // them: take no partitions, and let the worker fail the sink.
+        let Some(stored) = self.stored_offsets(tpl) else {
+            return;
+        };
         let fallback = match self.start {
             StartFrom::Earliest => Offset::Beginning,
             StartFrom::Latest => Offset::End,

@@ -3,25 +3,38 @@
 //! policy, then tells Kafka how far it got.
 
 use crate::bridge::{add, Run, State};
+use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::kafka_config;
 use crate::mapping::{Mapped, Mapper};
-use crate::offsets;
 use crate::record::{Record, TTL_HEADER};
 use crate::settings;
-use crate::sink::apply::{apply_slice, Limits, Options, PartitionSlot, Pending, SliceEnd};
+use crate::sink::apply::{apply_slice, Limits, PartitionSlot, Pending, SliceEnd};
 use crate::sink::context::SinkContext;
-use crate::sink::dlq::{DeadLetters, Original, Where};
 use crate::sink::shared::SinkShared;
 use crate::spec::{OnError, SinkSpec};
+use crate::store::keys::{offset_field, offsets_key};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use redis_module::{CallOptionsBuilder, ContextFlags};
+use redis_module::{CallOptions, CallOptionsBuilder, ContextFlags};
 use std::ffi::CString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MAX_BATCH: usize = 5000;
+
+/// Headers of a sink's dead letters, beside `redis.error`.
+pub const HEADER_TOPIC: &str = "redis.source.topic";
+pub const HEADER_PARTITION: &str = "redis.source.partition";
+pub const HEADER_OFFSET: &str = "redis.source.offset";
+pub const HEADER_SINK: &str = "redis.sink";
+
+/// The original record, kept only by sinks with a DLQ.
+#[derive(Debug, Clone)]
+pub struct Original {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+}
 const POLL_WAIT: Duration = Duration::from_millis(100);
 const LAG_REFRESH: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -59,9 +72,11 @@ struct Worker<'a> {
     consumer: &'a BaseConsumer<SinkContext>,
     mapper: Mapper,
     offsets_key: String,
-    options: Options,
+    options: CallOptions,
     slots: Vec<PartitionSlot>,
     batch: Vec<Pending>,
+    /// Bytes held by `batch` and `originals`, bounded by `kafka.sink-batch-max-bytes`.
+    batch_bytes: usize,
     /// Original key/value per batch entry, kept only when the sink has a DLQ.
     originals: Vec<Original>,
     dead_letters: Option<DeadLetters>,
@@ -86,20 +101,15 @@ impl<'a> Worker<'a> {
             run,
             consumer,
             mapper: Mapper::new(spec),
-            offsets_key: offsets::offsets_key(&spec.name),
-            options: Options {
-                data: CallOptionsBuilder::new()
-                    .replicate()
-                    .verify_oom()
-                    .errors_as_replies()
-                    .build(),
-                offsets: CallOptionsBuilder::new()
-                    .replicate()
-                    .errors_as_replies()
-                    .build(),
-            },
+            offsets_key: offsets_key(&spec.name),
+            options: CallOptionsBuilder::new()
+                .replicate()
+                .verify_oom()
+                .errors_as_replies()
+                .build(),
             slots: Vec::new(),
             batch: Vec::with_capacity(MAX_BATCH),
+            batch_bytes: 0,
             originals: Vec::new(),
             dead_letters: None,
             last_lag_refresh: Instant::now(),
@@ -108,7 +118,12 @@ impl<'a> Worker<'a> {
 
     fn run(&mut self) {
         while !self.run.stopping() {
+            crate::commands::debug::maybe_panic_worker(&self.spec.name);
             self.poll_batch();
+            if let Some(fatal) = self.consumer.context().take_fatal() {
+                self.shared.fail(self.run, fatal);
+                return;
+            }
             self.refresh_lag();
             if self.batch.is_empty() {
                 continue;
@@ -125,8 +140,10 @@ impl<'a> Worker<'a> {
         self.batch.clear();
         self.originals.clear();
         self.slots.clear();
+        self.batch_bytes = 0;
+        let max_bytes = settings::sink_batch_max_bytes();
         let mut wait = POLL_WAIT;
-        while self.batch.len() < MAX_BATCH {
+        while self.batch.len() < MAX_BATCH && self.batch_bytes < max_bytes {
             match self.consumer.poll(wait) {
                 None => break,
                 Some(Ok(message)) => self.push(&message),
@@ -158,16 +175,20 @@ impl<'a> Worker<'a> {
             value: message.payload(),
             ttl_header,
         };
+        let size = record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
         if matches!(self.spec.on_error, OnError::Dlq(_)) {
             self.originals.push(Original {
                 key: record.key.map(<[u8]>::to_vec),
                 value: record.value.map(<[u8]>::to_vec),
             });
+            self.batch_bytes += size;
         }
+        let mapped = self.mapper.map(&record);
+        self.batch_bytes += mapped.as_ref().map_or(size, |m| m.bytes);
         self.batch.push(Pending {
             partition: slot,
             offset: record.offset,
-            mapped: self.mapper.map(&record),
+            mapped,
         });
     }
 
@@ -183,7 +204,7 @@ impl<'a> Worker<'a> {
         self.slots.push(PartitionSlot {
             topic: topic.to_string(),
             partition,
-            field: offsets::offset_field(topic, partition),
+            field: offset_field(topic, partition),
             stored: None,
             dirty: false,
         });
@@ -193,6 +214,7 @@ impl<'a> Worker<'a> {
     fn apply_batch(&mut self) -> BatchEnd {
         let limits = Limits {
             max_records: settings::slice_max_records(),
+            max_bytes: settings::slice_max_bytes(),
             max_time: settings::slice_max_time(),
         };
         let mut start = 0;
@@ -223,6 +245,10 @@ impl<'a> Worker<'a> {
             let counters = &self.shared.counters;
             add(&counters.records, report.applied);
             add(&counters.skipped, report.skipped);
+            add(&counters.errors, report.expire_failures);
+            if let Some(error) = report.expire_error {
+                self.shared.life.set_last_error(error);
+            }
             start += report.consumed;
             self.publish_progress();
             match report.end {
@@ -240,6 +266,10 @@ impl<'a> Worker<'a> {
                     if !self.handle_failure(start - report.consumed + at, error) {
                         return BatchEnd::Stop;
                     }
+                }
+                SliceEnd::Fatal(error) => {
+                    self.shared.fail(self.run, error);
+                    return BatchEnd::Stop;
                 }
             }
         }
@@ -310,12 +340,17 @@ impl<'a> Worker<'a> {
         };
         let pending = &self.batch[index];
         let slot = &self.slots[pending.partition];
-        let at = Where {
-            topic: &slot.topic,
-            partition: slot.partition,
-            offset: pending.offset,
-        };
-        dead_letters.send(original, &at, error)
+        dead_letters.send(&Letter {
+            key: original.key.as_deref(),
+            value: original.value.as_deref(),
+            error,
+            origin: vec![
+                (HEADER_TOPIC, slot.topic.as_bytes().to_vec()),
+                (HEADER_PARTITION, slot.partition.to_string().into_bytes()),
+                (HEADER_OFFSET, pending.offset.to_string().into_bytes()),
+                (HEADER_SINK, self.spec.name.as_bytes().to_vec()),
+            ],
+        })
     }
 
     /// Sleeps up to `duration` in short steps; false if the run was stopped meanwhile.

@@ -65,6 +65,10 @@ pub fn remove(doorbell: &Arc<Doorbell>) {
 /// Keyspace callback for stream events. Runs inside Redis's call stack (the main thread, or a
 /// sink worker holding the lock when the sink XADDs), so it only marks and rings.
 pub fn on_stream_event(ctx: &Context, _event_type: NotifyEvent, event: &str, key: &[u8]) {
+    crate::module::panic::catch_and_log("keyspace callback", || ring(ctx, event, key));
+}
+
+fn ring(ctx: &Context, event: &str, key: &[u8]) {
     if event != "xadd" {
         return;
     }

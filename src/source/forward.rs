@@ -2,6 +2,7 @@
 //! delivery reports come back as (sequence, outcome) for the worker to match against what it
 //! has in flight, so reading, producing and checkpointing overlap.
 
+use crate::kafka::delivery::is_permanent;
 use crate::kafka_config;
 use crate::kafka_log;
 use crate::source_record::OutRecord;
@@ -17,7 +18,23 @@ use std::time::Duration;
 /// Error reports from librdkafka (broker down, auth failures) go to the bridge's last error.
 pub type ErrorSink = Arc<dyn Fn(String) + Send + Sync>;
 
-pub type Outcome = Result<(), String>;
+/// A delivery that did not happen, and whether retrying could ever help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl Failure {
+    pub fn from_kafka(error: &KafkaError) -> Failure {
+        Failure {
+            message: error.to_string(),
+            permanent: is_permanent(error),
+        }
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
 
 pub struct Acks {
     bridge: String,
@@ -39,7 +56,10 @@ impl ProducerContext for Acks {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sequence: usize) {
-        let outcome = result.as_ref().map(|_| ()).map_err(|(e, _)| e.to_string());
+        let outcome = result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|(e, _)| Failure::from_kafka(e));
         self.reports.lock().push((sequence, outcome));
     }
 }
@@ -52,7 +72,7 @@ pub enum Sent {
     Queued,
     /// librdkafka's queue is full: serve delivery reports, then offer the record again.
     Full,
-    Refused(String),
+    Refused(Failure),
 }
 
 impl Forwarder {
@@ -102,7 +122,7 @@ impl Forwarder {
         match self.producer.send(message) {
             Ok(()) => Sent::Queued,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Sent::Full,
-            Err((e, _)) => Sent::Refused(e.to_string()),
+            Err((e, _)) => Sent::Refused(Failure::from_kafka(&e)),
         }
     }
 

@@ -12,8 +12,12 @@ use std::sync::Arc;
 pub struct SourceCounters {
     /// Entries acknowledged by Kafka.
     pub records: AtomicU64,
-    /// Entries that could not be mapped or delivered (delivery is retried).
+    /// Entries that could not be mapped or delivered (temporary failures are retried).
     pub errors: AtomicU64,
+    /// Entries passed over under ON-ERROR SKIP.
+    pub skipped: AtomicU64,
+    /// Entries sent to the dead-letter topic under ON-ERROR DLQ.
+    pub dlq: AtomicU64,
     /// Keys matching the glob that are not streams.
     pub ignored: AtomicU64,
 }

@@ -1,25 +1,38 @@
-//! Reads and writes a source makes under the Redis lock: finding matching streams, reading
-//! entries after a checkpoint, and storing checkpoints (hash `__kafka:checkpoints:<source>`,
-//! field = stream key, value = last forwarded entry ID).
+//! Reads a source makes under the Redis lock: finding matching streams and reading entries
+//! after a checkpoint (checkpoints themselves are in `store::checkpoints`).
 
 use crate::source_spec::parse_stream_id;
 use redis_module::{raw, CallOptions, CallReply, CallResult, Context, KeyType};
-
-pub const CHECKPOINT_PREFIX: &str = "__kafka:checkpoints:";
-
-pub fn checkpoints_key(source: &str) -> String {
-    format!("{CHECKPOINT_PREFIX}{source}")
-}
 
 pub struct Entry {
     pub id: String,
     pub fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+impl Entry {
+    /// What the entry costs in memory while it is in flight.
+    pub fn bytes(&self) -> usize {
+        self.id.len()
+            + self
+                .fields
+                .iter()
+                .map(|(n, v)| n.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+/// Entries read from one stream; `more` when a limit stopped the read before the stream's end.
+pub struct Read {
+    pub entries: Vec<Entry>,
+    pub more: bool,
+}
+
 pub enum ReadError {
     /// The key exists but is not a stream.
     WrongType,
     Other(String),
+    /// The source's own state cannot be read: it stops.
+    Fatal(String),
 }
 
 fn error_text(e: redis_module::ErrorReply<'_>) -> String {
@@ -87,38 +100,55 @@ fn key_type(ctx: &Context, options: &CallOptions, key: &[u8]) -> Option<Vec<u8>>
     }
 }
 
-/// Up to `count` entries of `stream` from `start` (exclusive unless `inclusive`), read with the
-/// stream iterator API: no RESP reply is built and parsed, unlike XRANGE through RM_Call.
+/// Up to `count` entries and about `max_bytes` (at least one entry) of `stream` from `start`
+/// (exclusive unless `inclusive`), read with the stream iterator API: no RESP reply is built
+/// and parsed, unlike XRANGE through RM_Call.
 pub fn read_entries(
     ctx: &Context,
     stream: &[u8],
     start: &str,
     inclusive: bool,
     count: usize,
-) -> Result<Vec<Entry>, ReadError> {
+    max_bytes: usize,
+) -> Result<Read, ReadError> {
     let (ms, seq) = parse_stream_id(start)
         .ok_or_else(|| ReadError::Other(format!("bad stream ID '{start}'")))?;
     let key = ctx.open_key(&ctx.create_string(stream));
+    let mut read = Read {
+        entries: Vec::new(),
+        more: false,
+    };
     match key.key_type() {
-        KeyType::Empty => return Ok(Vec::new()),
+        KeyType::Empty => return Ok(read),
         KeyType::Stream => {}
         _ => return Err(ReadError::WrongType),
+    }
+    if count == 0 {
+        read.more = true;
+        return Ok(read);
     }
     let from = raw::RedisModuleStreamID { ms, seq };
     let records = key
         .get_stream_range_iterator(Some(from), None, !inclusive, false)
         .map_err(|e| ReadError::Other(format!("reading stream: {e}")))?;
-    Ok(records
-        .take(count)
-        .map(|record| Entry {
+    let mut bytes = 0;
+    for record in records {
+        let entry = Entry {
             id: format!("{}-{}", record.id.ms, record.id.seq),
             fields: record
                 .fields
                 .iter()
                 .map(|(name, value)| (name.as_slice().to_vec(), value.as_slice().to_vec()))
                 .collect(),
-        })
-        .collect())
+        };
+        bytes += entry.bytes();
+        read.entries.push(entry);
+        if read.entries.len() >= count || bytes >= max_bytes {
+            read.more = true;
+            break;
+        }
+    }
+    Ok(read)
 }
 
 /// `entries-added` from XINFO STREAM: how many entries the stream ever received.
@@ -138,40 +168,4 @@ pub fn entries_added(ctx: &Context, options: &CallOptions, stream: &[u8]) -> Opt
             _ => None,
         }
     })
-}
-
-pub fn read_checkpoint(
-    ctx: &Context,
-    options: &CallOptions,
-    key: &str,
-    stream: &[u8],
-) -> Result<Option<String>, String> {
-    let args: [&[u8]; 2] = [key.as_bytes(), stream];
-    let reply: CallResult = ctx.call_ext("HGET", options, &args[..]);
-    match reply {
-        Ok(CallReply::String(s)) => Ok(Some(String::from_utf8_lossy(s.as_bytes()).to_string())),
-        Ok(_) => Ok(None),
-        Err(e) => Err(format!("reading {key}: {}", error_text(e))),
-    }
-}
-
-pub fn write_checkpoints(
-    ctx: &Context,
-    options: &CallOptions,
-    key: &str,
-    checkpoints: &[(Vec<u8>, String)],
-) -> Result<(), String> {
-    if checkpoints.is_empty() {
-        return Ok(());
-    }
-    let mut args: Vec<&[u8]> = Vec::with_capacity(1 + checkpoints.len() * 2);
-    args.push(key.as_bytes());
-    for (stream, id) in checkpoints {
-        args.push(stream);
-        args.push(id.as_bytes());
-    }
-    let reply: CallResult = ctx.call_ext("HSET", options, args.as_slice());
-    reply
-        .map(|_| ())
-        .map_err(|e| format!("writing {key}: {}", error_text(e)))
 }

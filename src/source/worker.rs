@@ -3,17 +3,29 @@
 //! waiting, and moves each stream's checkpoint (in Redis) only past entries Kafka acknowledged,
 //! in order. Doorbells from XADD notifications say which streams to look at; a SCAN at the
 //! start of each run finds streams written while it was not running. Memory stays bounded: at
-//! most MAX_IN_FLIGHT entries are read and not yet acknowledged; the rest waits in the streams.
+//! most MAX_IN_FLIGHT entries and `kafka.source-inflight-max-bytes` are read and not yet
+//! acknowledged; the rest waits in the streams. An entry that cannot be mapped, or that Kafka
+//! refuses for good (too large, not authorized), follows the source's ON-ERROR policy, like a
+//! sink's record; outages are retried for as long as they last.
 
 use crate::bridge::{add, Run, State};
 use crate::gil::{Gil, GilGuard};
-use crate::source::forward::{Forwarder, Outcome, Sent};
+use crate::kafka::dead_letters::{DeadLetters, Letter};
+use crate::settings;
+use crate::source::forward::{Failure, Forwarder, Sent};
 use crate::source::shared::{SourceShared, StreamProgress};
-use crate::source::stream_io::{self, Entry, ReadError};
+use crate::source::stream_io::{self, Entry, Read, ReadError};
 use crate::source::topics::TopicMaker;
-use crate::source_record::map_entry;
+use crate::source_record::{entry_json, map_entry, ID_HEADER, STREAM_HEADER};
 use crate::source_spec::SourceSpec;
+use crate::spec::OnError;
+use crate::store::checkpoints;
+use crate::store::keys::checkpoints_key;
 use redis_module::{CallOptions, CallOptionsBuilder, Context, ContextFlags};
+
+/// Headers of a source's dead letters, beside `redis.error`, `redis.stream` and `redis.id`.
+pub const HEADER_SOURCE: &str = "redis.source";
+pub const HEADER_TOPIC: &str = "redis.topic";
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -72,12 +84,8 @@ pub fn run(
         gil: &gil,
         forwarder,
         topics,
-        checkpoints_key: stream_io::checkpoints_key(&spec.name),
+        checkpoints_key: checkpoints_key(&spec.name),
         read: CallOptionsBuilder::new().errors_as_replies().build(),
-        write: CallOptionsBuilder::new()
-            .replicate()
-            .errors_as_replies()
-            .build(),
         streams: HashMap::new(),
         dirty: VecDeque::new(),
         queued: HashSet::new(),
@@ -85,6 +93,8 @@ pub fn run(
         abandoned: HashSet::default(),
         next_sequence: 0,
         in_flight: 0,
+        in_flight_bytes: 0,
+        dead_letters: None,
         last_commit: Instant::now(),
         last_progress: Instant::now(),
         reads_paused_until: None,
@@ -127,10 +137,39 @@ struct StreamState {
     /// Last ID read.
     read_position: Option<String>,
     /// Sent and not yet settled, in stream order.
-    in_flight: VecDeque<(usize, String)>,
+    in_flight: VecDeque<InFlight>,
     /// `entries-added` of the stream at the read position, when known.
     added_at_read: Option<u64>,
     added_now: Option<u64>,
+}
+
+/// One entry sent and not settled yet.
+struct InFlight {
+    sequence: usize,
+    id: String,
+    bytes: usize,
+}
+
+/// What became of a sent entry.
+enum Resolution {
+    Delivered,
+    /// Skipped or sent to the dead-letter topic under the ON-ERROR policy.
+    Passed,
+    Failed(Failure),
+}
+
+/// What stops `settle` from going on by itself.
+enum Blocked {
+    Nothing,
+    /// ON-ERROR FAIL met a permanent failure: the run fails with this message.
+    Fail(String),
+    /// ON-ERROR DLQ met a permanent failure: this entry must go to the dead-letter topic.
+    DeadLetter {
+        stream: Vec<u8>,
+        sequence: usize,
+        id: String,
+        error: String,
+    },
 }
 
 impl StreamState {
@@ -149,15 +188,16 @@ struct SourceWorker<'a> {
     topics: TopicMaker,
     checkpoints_key: String,
     read: CallOptions,
-    write: CallOptions,
     streams: HashMap<Vec<u8>, StreamState>,
     dirty: VecDeque<Vec<u8>>,
     queued: HashSet<Vec<u8>>,
-    outcomes: HashMap<usize, Outcome, BuildHasherDefault<SequenceHasher>>,
+    outcomes: HashMap<usize, Resolution, BuildHasherDefault<SequenceHasher>>,
     /// Sequences sent before a failure reset their stream; their reports are dropped.
     abandoned: HashSet<usize, BuildHasherDefault<SequenceHasher>>,
     next_sequence: usize,
     in_flight: usize,
+    in_flight_bytes: usize,
+    dead_letters: Option<DeadLetters>,
     last_commit: Instant,
     last_progress: Instant,
     reads_paused_until: Option<Instant>,
@@ -210,6 +250,7 @@ impl<'a> SourceWorker<'a> {
             if self.run.stopping() {
                 return;
             }
+            crate::commands::debug::maybe_panic_worker(&self.spec.name);
             let draining = self.run.ending();
             if draining && self.in_flight == 0 {
                 self.commit();
@@ -220,6 +261,7 @@ impl<'a> SourceWorker<'a> {
             }
             let may_read = !draining
                 && self.in_flight < MAX_IN_FLIGHT
+                && self.in_flight_bytes < settings::source_inflight_max_bytes()
                 && !self.dirty.is_empty()
                 && self.reads_paused_until.is_none_or(|t| Instant::now() >= t);
             if may_read && !self.read_and_send() {
@@ -231,7 +273,9 @@ impl<'a> SourceWorker<'a> {
                 Duration::from_millis(5)
             };
             self.collect_reports(wait);
-            self.settle();
+            if !self.settle() {
+                return;
+            }
             let acked_waiting = self.streams.values().any(|s| s.acked != s.checkpoint);
             if acked_waiting && (self.in_flight == 0 || self.last_commit.elapsed() >= COMMIT_EVERY)
             {
@@ -250,7 +294,11 @@ impl<'a> SourceWorker<'a> {
     fn collect_reports(&mut self, wait: Duration) {
         for (sequence, outcome) in self.forwarder.poll(wait) {
             if !self.abandoned.remove(&sequence) {
-                self.outcomes.insert(sequence, outcome);
+                let resolution = match outcome {
+                    Ok(()) => Resolution::Delivered,
+                    Err(failure) => Resolution::Failed(failure),
+                };
+                self.outcomes.insert(sequence, resolution);
             }
         }
     }
@@ -263,7 +311,9 @@ impl<'a> SourceWorker<'a> {
         for (stream, entry) in entries {
             let sequence = self.next_sequence;
             self.next_sequence = self.next_sequence.wrapping_add(1);
+            let bytes = entry.bytes();
             self.in_flight += 1;
+            self.in_flight_bytes += bytes;
             let mapped = map_entry(
                 &self.spec.topic,
                 &self.spec.key,
@@ -272,18 +322,19 @@ impl<'a> SourceWorker<'a> {
                 &entry.fields,
             );
             if let Err(e) = &mapped {
-                // An entry that cannot be mapped would block its stream forever: count it,
-                // report it, and let the checkpoint pass it.
-                add(&self.shared.counters.errors, 1);
-                self.shared.life.set_last_error(format!(
-                    "{} {}: {e}",
-                    String::from_utf8_lossy(&stream),
-                    entry.id
-                ));
-                self.outcomes.insert(sequence, Ok(()));
+                // Settled by the ON-ERROR policy, in stream order, like a refused delivery.
+                let failure = Failure {
+                    message: e.clone(),
+                    permanent: true,
+                };
+                self.outcomes.insert(sequence, Resolution::Failed(failure));
             }
             if let Some(state) = self.streams.get_mut(&stream) {
-                state.in_flight.push_back((sequence, entry.id));
+                state.in_flight.push_back(InFlight {
+                    sequence,
+                    id: entry.id,
+                    bytes,
+                });
             }
             let Ok(record) = mapped else {
                 continue;
@@ -298,8 +349,8 @@ impl<'a> SourceWorker<'a> {
             loop {
                 match self.forwarder.send(&record, sequence) {
                     Sent::Queued => break,
-                    Sent::Refused(e) => {
-                        self.outcomes.insert(sequence, Err(e));
+                    Sent::Refused(failure) => {
+                        self.outcomes.insert(sequence, Resolution::Failed(failure));
                         break;
                     }
                     Sent::Full => {
@@ -326,23 +377,32 @@ impl<'a> SourceWorker<'a> {
         }
         let started = Instant::now();
         let budget = MAX_BATCH.min(MAX_IN_FLIGHT - self.in_flight);
+        let mut bytes_budget =
+            settings::source_inflight_max_bytes().saturating_sub(self.in_flight_bytes);
         let mut entries: Vec<(Vec<u8>, Entry)> = Vec::new();
         let streams_now = self.dirty.len();
         let mut visited = 0;
-        while entries.len() < budget && visited < streams_now && started.elapsed() < READ_SLICE {
+        while entries.len() < budget
+            && bytes_budget > 0
+            && visited < streams_now
+            && started.elapsed() < READ_SLICE
+        {
             let Some(stream) = self.dirty.pop_front() else {
                 break;
             };
             visited += 1;
             let want = PER_STREAM.min(budget - entries.len());
-            match self.read_stream(&guard, &stream, want) {
+            match self.read_stream(&guard, &stream, want, bytes_budget) {
                 Ok(read) => {
-                    if read.len() == want {
+                    if read.more {
                         self.dirty.push_back(stream.clone());
                     } else {
                         self.queued.remove(&stream);
                     }
-                    entries.extend(read.into_iter().map(|e| (stream.clone(), e)));
+                    for entry in read.entries {
+                        bytes_budget = bytes_budget.saturating_sub(entry.bytes());
+                        entries.push((stream.clone(), entry));
+                    }
                 }
                 Err(ReadError::WrongType) => {
                     add(&self.shared.counters.ignored, 1);
@@ -360,6 +420,10 @@ impl<'a> SourceWorker<'a> {
                     self.shared.life.set_last_error(e);
                     self.dirty.push_back(stream);
                 }
+                Err(ReadError::Fatal(e)) => {
+                    self.shared.life.fail(self.run, e);
+                    return None;
+                }
             }
         }
         Some(entries)
@@ -371,12 +435,12 @@ impl<'a> SourceWorker<'a> {
         ctx: &Context,
         stream: &[u8],
         want: usize,
-    ) -> Result<Vec<Entry>, ReadError> {
+        max_bytes: usize,
+    ) -> Result<Read, ReadError> {
         let state = self.streams.entry(stream.to_vec()).or_default();
         if !state.loaded {
             state.checkpoint =
-                stream_io::read_checkpoint(ctx, &self.read, &self.checkpoints_key, stream)
-                    .map_err(ReadError::Other)?;
+                checkpoints::read(ctx, &self.checkpoints_key, stream).map_err(ReadError::Fatal)?;
             state.acked = state.checkpoint.clone();
             state.read_position = state.checkpoint.clone();
             state.loaded = true;
@@ -385,47 +449,78 @@ impl<'a> SourceWorker<'a> {
             Some(id) => (id.clone(), false),
             None => self.spec.start(),
         };
-        let entries = stream_io::read_entries(ctx, stream, &start, inclusive, want)?;
+        let read = stream_io::read_entries(ctx, stream, &start, inclusive, want, max_bytes)?;
         state.added_now = stream_io::entries_added(ctx, &self.read, stream);
-        if entries.len() < want {
+        if !read.more {
             state.added_at_read = state.added_now;
         } else if let Some(base) = state.added_at_read.as_mut() {
-            *base += entries.len() as u64;
+            *base += read.entries.len() as u64;
         }
-        if let Some(last) = entries.last() {
+        if let Some(last) = read.entries.last() {
             state.read_position = Some(last.id.clone());
         }
-        Ok(entries)
+        Ok(read)
     }
 
-    /// Moves each stream's acknowledged position over settled deliveries, in order. A failed
-    /// delivery resets its stream to the acknowledged position so the entries are read again.
-    fn settle(&mut self) {
-        let mut delivered = 0u64;
-        let mut failures = Vec::new();
-        for (stream, state) in self.streams.iter_mut() {
-            while let Some((sequence, _)) = state.in_flight.front() {
-                let Some(outcome) = self.outcomes.remove(sequence) else {
-                    break;
-                };
-                let Some((_, id)) = state.in_flight.pop_front() else {
-                    break;
-                };
-                self.in_flight -= 1;
-                match outcome {
-                    Ok(()) => {
-                        delivered += 1;
-                        state.acked = Some(id);
+    /// Moves each stream's acknowledged position over settled entries, in order; false when
+    /// the run must stop (ON-ERROR FAIL, or stopped while sending a dead letter).
+    fn settle(&mut self) -> bool {
+        loop {
+            match self.settle_pass() {
+                Blocked::Nothing => return true,
+                Blocked::Fail(message) => {
+                    add(&self.shared.counters.errors, 1);
+                    self.commit();
+                    self.shared.life.fail(self.run, message);
+                    return false;
+                }
+                Blocked::DeadLetter {
+                    stream,
+                    sequence,
+                    id,
+                    error,
+                } => {
+                    if !self.send_dead_letter(&stream, &id, &error) {
+                        return false;
                     }
-                    Err(e) => {
-                        failures.push(format!(
-                            "delivering {} {id}: {e}",
-                            String::from_utf8_lossy(stream)
-                        ));
-                        for (sequence, _) in state.in_flight.drain(..) {
+                    let counters = &self.shared.counters;
+                    add(&counters.errors, 1);
+                    add(&counters.dlq, 1);
+                    self.outcomes.insert(sequence, Resolution::Passed);
+                }
+            }
+        }
+    }
+
+    /// One pass over the streams. A temporary failure resets its stream to the acknowledged
+    /// position so the entries are read again; a permanent one goes to the ON-ERROR policy.
+    fn settle_pass(&mut self) -> Blocked {
+        let mut delivered = 0u64;
+        let mut temporary = Vec::new();
+        let mut blocked = Blocked::Nothing;
+        'streams: for (stream, state) in self.streams.iter_mut() {
+            while let Some(front) = state.in_flight.front() {
+                let sequence = front.sequence;
+                let Some(resolution) = self.outcomes.remove(&sequence) else {
+                    break;
+                };
+                let was_delivered = matches!(resolution, Resolution::Delivered);
+                let failure = match resolution {
+                    Resolution::Delivered | Resolution::Passed => None,
+                    Resolution::Failed(failure) => Some(failure),
+                };
+                let described = |f: &Failure, id: &str| {
+                    format!("{} {id}: {}", String::from_utf8_lossy(stream), f.message)
+                };
+                match failure {
+                    None => {}
+                    Some(f) if !f.permanent => {
+                        temporary.push(format!("delivering {}", described(&f, &front.id)));
+                        for entry in state.in_flight.drain(..) {
                             self.in_flight -= 1;
-                            if self.outcomes.remove(&sequence).is_none() {
-                                self.abandoned.insert(sequence);
+                            self.in_flight_bytes -= entry.bytes;
+                            if self.outcomes.remove(&entry.sequence).is_none() {
+                                self.abandoned.insert(entry.sequence);
                             }
                         }
                         state.read_position = state.acked.clone();
@@ -433,19 +528,132 @@ impl<'a> SourceWorker<'a> {
                         if self.queued.insert(stream.clone()) {
                             self.dirty.push_back(stream.clone());
                         }
-                        break;
+                        continue 'streams;
                     }
+                    Some(f) => match &self.spec.on_error {
+                        OnError::Fail => {
+                            blocked = Blocked::Fail(described(&f, &front.id));
+                            self.outcomes.insert(sequence, Resolution::Failed(f));
+                            break 'streams;
+                        }
+                        OnError::Skip => {
+                            add(&self.shared.counters.errors, 1);
+                            add(&self.shared.counters.skipped, 1);
+                            self.shared
+                                .life
+                                .set_last_error(format!("skipped {}", described(&f, &front.id)));
+                        }
+                        OnError::Dlq(_) => {
+                            blocked = Blocked::DeadLetter {
+                                stream: stream.clone(),
+                                sequence,
+                                id: front.id.clone(),
+                                error: f.message.clone(),
+                            };
+                            self.outcomes.insert(sequence, Resolution::Failed(f));
+                            break 'streams;
+                        }
+                    },
                 }
+                let Some(entry) = state.in_flight.pop_front() else {
+                    break;
+                };
+                self.in_flight -= 1;
+                self.in_flight_bytes -= entry.bytes;
+                delivered += u64::from(was_delivered);
+                state.acked = Some(entry.id);
             }
         }
         add(&self.shared.counters.records, delivered);
-        if let Some(failure) = failures.pop() {
-            add(&self.shared.counters.errors, 1 + failures.len() as u64);
+        if let Some(failure) = temporary.pop() {
+            add(&self.shared.counters.errors, 1 + temporary.len() as u64);
             self.shared.life.set_last_error(failure);
             self.reads_paused_until = Some(Instant::now() + self.backoff);
             self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         } else if delivered > 0 {
             self.backoff = Duration::from_millis(50);
+        }
+        blocked
+    }
+
+    /// Sends the entry to the dead-letter topic, retrying until the broker acknowledges it;
+    /// false if the run stopped first. The entry is read again from the stream: in-flight
+    /// entries are not copied for the rare one that needs it.
+    fn send_dead_letter(&mut self, stream: &[u8], id: &str, error: &str) -> bool {
+        let OnError::Dlq(topic) = &self.spec.on_error else {
+            return true;
+        };
+        let entry = match self.lock() {
+            Some(guard) => stream_io::read_entries(&guard, stream, id, true, 1, usize::MAX)
+                .ok()
+                .and_then(|read| read.entries.into_iter().next())
+                .filter(|entry| entry.id == id),
+            None => return false,
+        };
+        let mapped = entry.as_ref().map(|e| {
+            map_entry(
+                &self.spec.topic,
+                &self.spec.key,
+                stream,
+                id.as_bytes(),
+                &e.fields,
+            )
+        });
+        let (key, value, intended_topic) = match (&mapped, &entry) {
+            (Some(Ok(record)), _) => (
+                Some(record.key.clone()),
+                Some(record.value.clone()),
+                Some(record.topic.clone()),
+            ),
+            (_, Some(entry)) => (Some(stream.to_vec()), entry_json(&entry.fields).ok(), None),
+            _ => (Some(stream.to_vec()), None, None),
+        };
+        let mut origin = vec![
+            (STREAM_HEADER, stream.to_vec()),
+            (ID_HEADER, id.as_bytes().to_vec()),
+            (HEADER_SOURCE, self.spec.name.as_bytes().to_vec()),
+        ];
+        if let Some(topic) = intended_topic {
+            origin.push((HEADER_TOPIC, topic.into_bytes()));
+        }
+        let letter = Letter {
+            key: key.as_deref(),
+            value: value.as_deref(),
+            error,
+            origin,
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if self.dead_letters.is_none() {
+                match DeadLetters::new(
+                    &self.spec.name,
+                    topic,
+                    &self.shared.brokers,
+                    &self.spec.config,
+                ) {
+                    Ok(dead_letters) => self.dead_letters = Some(dead_letters),
+                    Err(e) => self.shared.life.set_last_error(e),
+                }
+            }
+            let sent = self.dead_letters.as_ref().map(|d| d.send(&letter));
+            match sent {
+                Some(Ok(())) => {
+                    self.shared.life.set_last_error(format!(
+                        "sent to DLQ {topic}: {} {id}: {error}",
+                        String::from_utf8_lossy(stream)
+                    ));
+                    return true;
+                }
+                Some(Err(e)) => self.shared.life.set_last_error(format!(
+                    "{} {id}: {error}; dead letter not delivered, retrying: {e}",
+                    String::from_utf8_lossy(stream)
+                )),
+                None => {}
+            }
+            if !self.sleep(backoff) {
+                return false;
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF * 5);
         }
     }
 
@@ -462,8 +670,7 @@ impl<'a> SourceWorker<'a> {
             let Some(guard) = self.lock() else {
                 return;
             };
-            let result =
-                stream_io::write_checkpoints(&guard, &self.write, &self.checkpoints_key, &advanced);
+            let result = checkpoints::write(&guard, &self.checkpoints_key, &advanced);
             drop(guard);
             if let Err(e) = result {
                 // Delivered but not checkpointed: retried at the next commit.

@@ -86,7 +86,7 @@ pub fn redis_server() -> PathBuf {
 }
 
 pub fn tansu_bin() -> PathBuf {
-    let default = dirs_cache().join("redis-kafka/tansu/bin/tansu");
+    let default = dirs_cache().join("redis-kafka/tansu-0.6.0-libsql/bin/tansu");
     let path = env_or("TANSU_BIN", || Some(default)).unwrap_or_default();
     assert!(
         path.exists(),
@@ -150,6 +150,7 @@ pub struct RedisServer {
     pub dir: PathBuf,
     binary: PathBuf,
     args: Vec<String>,
+    module_args: Vec<String>,
 }
 
 impl RedisServer {
@@ -213,6 +214,7 @@ impl RedisServer {
             dir,
             binary: options.binary.clone(),
             args,
+            module_args: options.module_args.clone(),
         };
         server.wait_ready().then_some(server) // dropping `server` kills it
     }
@@ -238,6 +240,31 @@ impl RedisServer {
             "restarted server did not come up: {}",
             self.log()
         );
+    }
+
+    /// Stops the server and starts it again on the same port and directory, with the module
+    /// loaded or not: state written while the module was absent is then loaded with it.
+    pub fn restart_with_module(&mut self, loaded: bool) {
+        let module = module_path().display().to_string();
+        let mut args = Vec::with_capacity(self.args.len() + 2);
+        let mut iter = self.args.iter().peekable();
+        while let Some(arg) = iter.next() {
+            if arg == "--loadmodule" && iter.peek().map(|m| m.as_str()) == Some(module.as_str()) {
+                iter.next();
+                for _ in 0..self.module_args.len() {
+                    iter.next();
+                }
+                continue;
+            }
+            args.push(arg.clone());
+        }
+        if loaded {
+            args.push("--loadmodule".into());
+            args.push(module);
+            args.extend(self.module_args.iter().cloned());
+        }
+        self.args = args;
+        self.restart();
     }
 
     fn wait_ready(&mut self) -> bool {

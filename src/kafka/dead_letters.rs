@@ -1,0 +1,178 @@
+//! The dead-letter topic of a bridge with `ON-ERROR DLQ <topic>`: the original key and value,
+//! with headers saying why and where the record came from. The caller moves its offset or
+//! checkpoint past the record only after the broker acknowledged the dead letter, so nothing is
+//! lost (a crash in between may send one dead letter twice).
+//!
+//! The error header is at most ERROR_HEADER_MAX bytes and never holds record content. A letter
+//! Kafka refuses as too large is sent again without its value, then without its key too, with
+//! `redis.value.dropped` / `redis.key.dropped` giving their sizes, so a record too large for its
+//! topic cannot make its dead letter undeliverable.
+
+use crate::kafka_config;
+use crate::kafka_log;
+use crate::module::text::truncate;
+use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use std::time::Duration;
+
+pub const HEADER_ERROR: &str = "redis.error";
+pub const HEADER_VALUE_DROPPED: &str = "redis.value.dropped";
+pub const HEADER_KEY_DROPPED: &str = "redis.key.dropped";
+pub const ERROR_HEADER_MAX: usize = 1024;
+
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One dead letter: the original record and the headers that say where it came from.
+pub struct Letter<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub error: &'a str,
+    pub origin: Vec<(&'static str, Vec<u8>)>,
+}
+
+struct Capture {
+    bridge: String,
+    result: Mutex<Option<Result<(), KafkaError>>>,
+}
+
+impl ClientContext for Capture {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        kafka_log::forward(&self.bridge, level, fac, message);
+    }
+}
+
+impl ProducerContext for Capture {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        *self.result.lock() = Some(result.as_ref().map(|_| ()).map_err(|(e, _)| e.clone()));
+    }
+}
+
+pub struct DeadLetters {
+    producer: BaseProducer<Capture>,
+    topic: String,
+}
+
+/// Kafka refused the record for its size (locally or at the broker).
+pub fn is_size_error(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+        )
+    )
+}
+
+impl DeadLetters {
+    pub fn new(
+        bridge: &str,
+        topic: &str,
+        brokers: &str,
+        config: &[(String, String)],
+    ) -> Result<DeadLetters, String> {
+        let context = Capture {
+            bridge: bridge.to_string(),
+            result: Mutex::new(None),
+        };
+        let producer = kafka_config::producer_config(brokers, config)
+            .create_with_context(context)
+            .map_err(|e| format!("creating DLQ producer: {e}"))?;
+        Ok(DeadLetters {
+            producer,
+            topic: topic.to_string(),
+        })
+    }
+
+    /// Sends one dead letter and waits for the broker's acknowledgement (worker thread only).
+    pub fn send(&self, letter: &Letter<'_>) -> Result<(), String> {
+        let attempts = [(letter.key, letter.value), (letter.key, None), (None, None)];
+        let mut last = None;
+        for (key, value) in attempts {
+            let shrunk = last.is_some();
+            if shrunk && key == letter.key && value == letter.value {
+                continue;
+            }
+            match self.send_once(letter, key, value) {
+                Err(e) if is_size_error(&e) => last = Some(e),
+                other => return other.map_err(|e| format!("DLQ {}: {e}", self.topic)),
+            }
+        }
+        Err(format!(
+            "DLQ {}: {}",
+            self.topic,
+            last.map_or_else(|| "not sent".to_string(), |e| e.to_string())
+        ))
+    }
+
+    fn send_once(
+        &self,
+        letter: &Letter<'_>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<(), KafkaError> {
+        let error = truncate(letter.error, ERROR_HEADER_MAX);
+        let dropped_size = |original: Option<&[u8]>, sent: Option<&[u8]>| match (original, sent) {
+            (Some(original), None) => Some(original.len().to_string()),
+            _ => None,
+        };
+        let dropped = dropped_size(letter.value, value);
+        let key_dropped = dropped_size(letter.key, key);
+        let mut headers = OwnedHeaders::new().insert(Header {
+            key: HEADER_ERROR,
+            value: Some(error.as_bytes()),
+        });
+        for (key, value) in &letter.origin {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        for (name, size) in [
+            (HEADER_VALUE_DROPPED, &dropped),
+            (HEADER_KEY_DROPPED, &key_dropped),
+        ] {
+            if let Some(size) = size {
+                headers = headers.insert(Header {
+                    key: name,
+                    value: Some(size.as_bytes()),
+                });
+            }
+        }
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&self.topic).headers(headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        *self.producer.context().result.lock() = None;
+        self.producer.send(record).map_err(|(e, _)| e)?;
+        self.producer.flush(DELIVERY_TIMEOUT)?;
+        match self.producer.context().result.lock().take() {
+            Some(result) => result,
+            None => Err(KafkaError::Flush(RDKafkaErrorCode::MessageTimedOut)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_errors_are_told_apart() {
+        assert!(is_size_error(&KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageSizeTooLarge
+        )));
+        assert!(!is_size_error(&KafkaError::MessageProduction(
+            RDKafkaErrorCode::QueueFull
+        )));
+    }
+}

@@ -1,0 +1,4 @@
+//! Kafka plumbing shared by sinks and sources.
+
+pub mod dead_letters;
+pub mod delivery;

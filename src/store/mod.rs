@@ -1,0 +1,11 @@
+//! The module's state in the dataset: key names, definitions, sink offsets, source
+//! checkpoints, the one write path (applied and replicated together) and the guard that keeps
+//! clients off those keys.
+
+pub mod checkpoints;
+pub mod definitions;
+pub mod guard;
+pub mod keys;
+pub mod keyspace;
+pub mod offsets;
+pub mod write;
