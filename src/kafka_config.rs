@@ -126,10 +126,18 @@ pub fn producer_config(brokers: &str, extra: &[(String, String)]) -> ClientConfi
 /// librdkafka checks property names and values when building its native config; doing that at
 /// CREATE turns a typo into an error reply instead of a bridge that fails later.
 pub fn validate(config: &ClientConfig) -> Result<(), ArgError> {
-    config
-        .create_native_config()
-        .map(|_| ())
-        .map_err(|e| ArgError(format!("CONFIG rejected by librdkafka: {e}")))
+    config.create_native_config().map(|_| ()).map_err(|e| {
+        // librdkafka may quote a value it refuses: secrets never go back to the client.
+        let mut message = e.to_string();
+        for property in config.config_map().keys() {
+            // config_map() masks librdkafka's own list of sensitive keys: read the real value.
+            let value = config.get(property).unwrap_or_default();
+            if crate::redact::is_secret(property) && !value.is_empty() {
+                message = message.replace(value, "(redacted)");
+            }
+        }
+        ArgError(format!("CONFIG rejected by librdkafka: {message}"))
+    })
 }
 
 #[cfg(test)]
@@ -200,5 +208,17 @@ mod tests {
             assert!(check_user_property(role, "acks", "-1").is_ok());
             assert!(check_user_property(role, "compression.type", "lz4").is_ok());
         }
+    }
+}
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn refused_secret_values_are_not_echoed() {
+        let mut config = ClientConfig::new();
+        config.set("sasl.oauthbearer.client.secret", "hunter2-secret");
+        let error = validate(&config).unwrap_err().0;
+        assert!(!error.contains("hunter2"), "{error}");
     }
 }

@@ -1,4 +1,6 @@
-//! Keeps secrets passed through CONFIG out of replies and logs.
+//! Keeps secrets passed through CONFIG out of replies, logs, SLOWLOG and MONITOR.
+
+use redis_module::{raw, Context, RedisString};
 
 pub fn is_secret(property: &str) -> bool {
     let p = property.to_ascii_lowercase();
@@ -6,6 +8,33 @@ pub fn is_secret(property: &str) -> bool {
         || p.ends_with("secret")
         || p.contains("sasl.jaas")
         || p.ends_with(".pem")
+        || p == "ssl_key"
+        || p == "sasl.oauthbearer.config"
+}
+
+/// Positions (in the full command, name at 0) of the values of secret CONFIG properties.
+/// Errs on the side of hiding: a CONFIG word anywhere followed by a secret name counts.
+pub fn secret_positions(args: &[&[u8]]) -> Vec<usize> {
+    (1..args.len().saturating_sub(2))
+        .filter(|&i| {
+            args[i].eq_ignore_ascii_case(b"CONFIG")
+                && std::str::from_utf8(args[i + 1]).is_ok_and(is_secret)
+        })
+        .map(|i| i + 2)
+        .collect()
+}
+
+/// Hides secret CONFIG values of the running command from SLOWLOG and MONITOR (Redis 7.0+).
+pub fn redact_command(ctx: &Context, args: &[RedisString]) {
+    let Some(redact) = (unsafe { raw::RedisModule_RedactClientCommandArgument }) else {
+        return;
+    };
+    let slices: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    for position in secret_positions(&slices) {
+        if let Ok(position) = i32::try_from(position) {
+            unsafe { redact(ctx.ctx, position) };
+        }
+    }
 }
 
 pub fn redact(property: &str, value: &str) -> String {
@@ -29,6 +58,27 @@ pub fn redacted_config(config: &[(String, String)]) -> redis_module::RedisValue 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_secret_values_in_a_command() {
+        let args: Vec<&[u8]> = vec![
+            b"KAFKA.SINK.CREATE",
+            b"s",
+            b"CONFIG",
+            b"sasl.password",
+            b"pw",
+            b"config",
+            b"fetch.min.bytes",
+            b"1",
+            b"CONFIG",
+            b"ssl.key.pem",
+            b"k",
+            b"CONFIG",
+            b"sasl.password",
+        ];
+        assert_eq!(secret_positions(&args), vec![4, 10]);
+        assert!(secret_positions(&[b"X".as_slice()]).is_empty());
+    }
 
     #[test]
     fn hides_passwords_and_secrets_only() {

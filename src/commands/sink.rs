@@ -6,7 +6,7 @@ use crate::brokers;
 use crate::commands::{command_args, error, lifecycle_ops};
 use crate::kafka_config;
 use crate::reconcile;
-use crate::redact::redacted_config;
+use crate::redact::{redact_command, redacted_config};
 use crate::registry;
 use crate::sink_parse::parse_sink_create;
 use crate::spec::Subscription;
@@ -17,6 +17,7 @@ use redis_module::{
 };
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    redact_command(ctx, &args);
     acl::require_admin(ctx)?;
     let given = create_arguments(&args);
     let spec = parse_sink_create(command_args(args))?;

@@ -5,13 +5,14 @@ use crate::brokers;
 use crate::commands::sink::{check_new_name, create_arguments, persist_and_start};
 use crate::commands::{command_args, error, lifecycle_ops};
 use crate::kafka_config;
-use crate::redact::redacted_config;
+use crate::redact::{redact_command, redacted_config};
 use crate::registry;
 use crate::source_parse::parse_source_create;
 use crate::store::definitions::Kind;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    redact_command(ctx, &args);
     acl::require_admin(ctx)?;
     let given = create_arguments(&args);
     let spec = parse_source_create(command_args(args))?;

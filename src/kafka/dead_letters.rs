@@ -17,7 +17,8 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 pub const HEADER_ERROR: &str = "redis.error";
 pub const HEADER_VALUE_DROPPED: &str = "redis.value.dropped";
@@ -90,8 +91,9 @@ impl DeadLetters {
         })
     }
 
-    /// Sends one dead letter and waits for the broker's acknowledgement (worker thread only).
-    pub fn send(&self, letter: &Letter<'_>) -> Result<(), String> {
+    /// Sends one dead letter and waits for the broker's acknowledgement (worker thread only),
+    /// giving up as soon as `stop` is set.
+    pub fn send(&self, letter: &Letter<'_>, stop: &AtomicBool) -> Result<(), String> {
         let attempts = [(letter.key, letter.value), (letter.key, None), (None, None)];
         let mut last = None;
         for (key, value) in attempts {
@@ -99,7 +101,7 @@ impl DeadLetters {
             if shrunk && key == letter.key && value == letter.value {
                 continue;
             }
-            match self.send_once(letter, key, value) {
+            match self.send_once(letter, key, value, stop) {
                 Err(e) if is_size_error(&e) => last = Some(e),
                 other => return other.map_err(|e| format!("DLQ {}: {e}", self.topic)),
             }
@@ -116,6 +118,7 @@ impl DeadLetters {
         letter: &Letter<'_>,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
+        stop: &AtomicBool,
     ) -> Result<(), KafkaError> {
         let error = truncate(letter.error, ERROR_HEADER_MAX);
         let dropped_size = |original: Option<&[u8]>, sent: Option<&[u8]>| match (original, sent) {
@@ -154,10 +157,15 @@ impl DeadLetters {
         }
         *self.producer.context().result.lock() = None;
         self.producer.send(record).map_err(|(e, _)| e)?;
-        self.producer.flush(DELIVERY_TIMEOUT)?;
-        match self.producer.context().result.lock().take() {
-            Some(result) => result,
-            None => Err(KafkaError::Flush(RDKafkaErrorCode::MessageTimedOut)),
+        let deadline = Instant::now() + DELIVERY_TIMEOUT;
+        loop {
+            self.producer.poll(Duration::from_millis(50));
+            if let Some(result) = self.producer.context().result.lock().take() {
+                return result;
+            }
+            if stop.load(Ordering::Acquire) || Instant::now() >= deadline {
+                return Err(KafkaError::Flush(RDKafkaErrorCode::MessageTimedOut));
+            }
         }
     }
 }

@@ -2,3 +2,4 @@
 
 pub mod dead_letters;
 pub mod delivery;
+pub mod wait;

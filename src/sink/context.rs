@@ -1,7 +1,7 @@
 //! The sink's rdkafka consumer context: on assignment it starts each partition at the offset
 //! stored in Redis (falling back to START), and it reports client errors to the bridge status.
 
-use crate::bridge::Run;
+use crate::bridge::{Run, State};
 use crate::gil::Gil;
 use crate::kafka_log;
 use crate::sink::shared::SinkShared;
@@ -107,10 +107,13 @@ impl SinkContext {
             RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
             _ => consumer.assign(tpl),
         };
-        if let Err(e) = result {
-            self.shared
+        match result {
+            // Joined the group and holds its partitions: running, even before a record comes.
+            Ok(()) => self.shared.life.report_state(&self.run, State::Running),
+            Err(e) => self
+                .shared
                 .life
-                .set_last_error(format!("assigning partitions: {e}"));
+                .set_last_error(format!("assigning partitions: {e}")),
         }
     }
 

@@ -340,17 +340,20 @@ impl<'a> Worker<'a> {
         };
         let pending = &self.batch[index];
         let slot = &self.slots[pending.partition];
-        dead_letters.send(&Letter {
-            key: original.key.as_deref(),
-            value: original.value.as_deref(),
-            error,
-            origin: vec![
-                (HEADER_TOPIC, slot.topic.as_bytes().to_vec()),
-                (HEADER_PARTITION, slot.partition.to_string().into_bytes()),
-                (HEADER_OFFSET, pending.offset.to_string().into_bytes()),
-                (HEADER_SINK, self.spec.name.as_bytes().to_vec()),
-            ],
-        })
+        dead_letters.send(
+            &Letter {
+                key: original.key.as_deref(),
+                value: original.value.as_deref(),
+                error,
+                origin: vec![
+                    (HEADER_TOPIC, slot.topic.as_bytes().to_vec()),
+                    (HEADER_PARTITION, slot.partition.to_string().into_bytes()),
+                    (HEADER_OFFSET, pending.offset.to_string().into_bytes()),
+                    (HEADER_SINK, self.spec.name.as_bytes().to_vec()),
+                ],
+            },
+            self.run.flag(),
+        )
     }
 
     /// Sleeps up to `duration` in short steps; false if the run was stopped meanwhile.

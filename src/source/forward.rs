@@ -126,11 +126,12 @@ impl Forwarder {
         }
     }
 
-    /// True when the broker's metadata lists `topic` with partitions (one round trip).
+    /// True when the broker's metadata lists `topic` with partitions (one round trip). A
+    /// broker that does not answer within a second counts as "no": creating is tried next.
     pub fn topic_exists(&self, topic: &str) -> bool {
         self.producer
             .client()
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .fetch_metadata(Some(topic), Duration::from_secs(1))
             .map(|m| {
                 m.topics()
                     .iter()

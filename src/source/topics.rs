@@ -3,12 +3,14 @@
 //! is still tried, for brokers that create topics on first use.
 
 use crate::embedded;
+use crate::kafka::wait::interruptible;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 pub struct TopicMaker {
     admin: Option<AdminClient<DefaultClientContext>>,
@@ -16,7 +18,12 @@ pub struct TopicMaker {
     partitions: i32,
     replication: i32,
     known: HashSet<String>,
+    /// Topics the broker did not answer about, and when it was last asked.
+    unanswered: HashMap<String, Instant>,
 }
+
+/// How long a topic the broker did not answer about is left alone before asking again.
+const ASK_AGAIN: Duration = Duration::from_secs(30);
 
 impl TopicMaker {
     pub fn new(
@@ -37,14 +44,28 @@ impl TopicMaker {
             partitions,
             replication,
             known: HashSet::new(),
+            unanswered: HashMap::new(),
         }
     }
 
     /// Makes sure `topic` exists; Err carries the broker's refusal for STATUS. `exists` asks
     /// the broker first, so brokers without CreateTopics (or that create topics on first use)
     /// cost one metadata round trip.
-    pub fn ensure(&mut self, topic: &str, exists: impl FnOnce(&str) -> bool) -> Result<(), String> {
+    /// Gives up (for now, not for good) when `stop` is set while the broker is asked.
+    pub fn ensure(
+        &mut self,
+        topic: &str,
+        exists: impl FnOnce(&str) -> bool,
+        stop: &AtomicBool,
+    ) -> Result<(), String> {
         if self.known.contains(topic) {
+            return Ok(());
+        }
+        if self
+            .unanswered
+            .get(topic)
+            .is_some_and(|asked| asked.elapsed() < ASK_AGAIN)
+        {
             return Ok(());
         }
         if exists(topic) {
@@ -67,7 +88,14 @@ impl TopicMaker {
         let options = AdminOptions::new()
             .operation_timeout(Some(Duration::from_secs(10)))
             .request_timeout(Some(Duration::from_secs(10)));
-        let result = futures_executor::block_on(admin.create_topics([&new_topic], &options));
+        let Some(result) = interruptible(
+            admin.create_topics([&new_topic], &options),
+            stop,
+            Duration::from_secs(15),
+        ) else {
+            self.unanswered.insert(topic.to_string(), Instant::now());
+            return Err(format!("creating topic {topic}: no answer from the broker"));
+        };
         let outcome = match result {
             Ok(results) => match results.into_iter().next() {
                 Some(Ok(_)) | None => Ok(()),

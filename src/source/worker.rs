@@ -309,6 +309,9 @@ impl<'a> SourceWorker<'a> {
             return false;
         };
         for (stream, entry) in entries {
+            if self.run.stopping() {
+                return false;
+            }
             let sequence = self.next_sequence;
             self.next_sequence = self.next_sequence.wrapping_add(1);
             let bytes = entry.bytes();
@@ -340,10 +343,11 @@ impl<'a> SourceWorker<'a> {
                 continue;
             };
             let forwarder = &self.forwarder;
-            if let Err(e) = self
-                .topics
-                .ensure(&record.topic, |t| forwarder.topic_exists(t))
-            {
+            if let Err(e) = self.topics.ensure(
+                &record.topic,
+                |t| forwarder.topic_exists(t),
+                self.run.flag(),
+            ) {
                 self.shared.life.set_last_error(e);
             }
             loop {
@@ -635,7 +639,10 @@ impl<'a> SourceWorker<'a> {
                     Err(e) => self.shared.life.set_last_error(e),
                 }
             }
-            let sent = self.dead_letters.as_ref().map(|d| d.send(&letter));
+            let sent = self
+                .dead_letters
+                .as_ref()
+                .map(|d| d.send(&letter, self.run.flag()));
             match sent {
                 Some(Ok(())) => {
                     self.shared.life.set_last_error(format!(
