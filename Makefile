@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .DEFAULT_GOAL := build
-.PHONY: build deps test run lint help bench bench-smoke
+.PHONY: build deps test run lint help bench bench-smoke fuzz soak
 
 help:
 	@echo 'make build   install missing deps, then cargo build --release (default)'
@@ -13,6 +13,8 @@ help:
 	@echo 'make test    deps + release build + all tests'
 	@echo 'make run     deps + build, then redis-server with the module on 127.0.0.1:$${PORT:-6379}'
 	@echo 'make lint    cargo fmt --check + clippy -D warnings'
+	@echo 'make fuzz    property tests with 2,000,000 cases each + 200,000 live commands per server'
+	@echo 'make soak    10-minute chaos soak (SOAK_SECONDS=...): kills, restarts, rebalances'
 	@echo 'make bench   throughput/latency table against Tansu and baselines (BENCHMARKS.md;'
 	@echo '             BENCH_RECORDS, BENCH_RUNS, BENCH_KEYS...; ARGS="--records 100000")'
 	@echo 'make bench-smoke  the same with 2000 records and one run (< 2 minutes)'
@@ -33,6 +35,13 @@ test: deps
 
 run: build
 	scripts/run.sh
+
+# Issue 10: property tests over parsers, templates, globs, mapping and stored state, then the
+# live fuzzer against Redis 7.0 and Valkey 8.1. `make test` runs both with fewer cases.
+fuzz: deps
+	cargo build --release
+	FUZZ_CASES=$${FUZZ_CASES:-2000000} cargo test --release --lib fuzz
+	. target/deps.env && FUZZ_COMMANDS=$${FUZZ_COMMANDS:-200000} cargo test --release --test fuzz_live -- --nocapture
 
 lint:
 	cargo fmt --check

@@ -6,6 +6,8 @@ mod bridge;
 mod brokers;
 mod commands;
 mod embedded;
+#[cfg(test)]
+mod fuzz;
 mod gil;
 mod glob;
 mod info;

@@ -3,6 +3,8 @@
 //! Kafka client. Every server gets its own port and directory and is killed on drop.
 #![allow(dead_code)]
 
+pub mod resp;
+
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
