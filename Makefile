@@ -31,7 +31,8 @@ test: deps
 	. target/deps.env && BENCH_RECORDS=2000 BENCH_RUNS=1 BENCH_LATENCY_SAMPLES=2000 \
 		BENCH_IDLE_MS=500 cargo run --release --example bench > target/bench-smoke.txt 2>&1 \
 		|| { cat target/bench-smoke.txt; exit 1; }
-	. target/deps.env && cargo test --release -- --test-threads=4
+	@# SOAK_SECONDS: the chaos soak's 2-minute CI version (make soak runs 10 minutes).
+	. target/deps.env && SOAK_SECONDS=$${SOAK_SECONDS:-120} cargo test --release -- --test-threads=4
 
 run: build
 	scripts/run.sh
@@ -42,6 +43,13 @@ fuzz: deps
 	cargo build --release
 	FUZZ_CASES=$${FUZZ_CASES:-2000000} cargo test --release --lib fuzz
 	. target/deps.env && FUZZ_COMMANDS=$${FUZZ_COMMANDS:-200000} cargo test --release --test fuzz_live -- --nocapture
+
+# Issue 10: a STREAM sink and a source flat out for 10 minutes while brokers are killed, Redis is
+# kill -9'd (AOF always), bridges pause and groups rebalance; prints records, faults, loss,
+# duplicates and RSS.
+soak: deps
+	cargo build --release
+	. target/deps.env && SOAK_SECONDS=$${SOAK_SECONDS:-600} cargo test --release --test soak -- --nocapture
 
 lint:
 	cargo fmt --check

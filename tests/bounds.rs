@@ -300,10 +300,10 @@ fn bridges_on_a_hung_broker(redis: &RedisServer, conn: &mut redis::Connection, h
     });
 }
 
-#[test]
-fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does() {
+fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does(binary: std::path::PathBuf) {
     let hole = BlackHole::start();
     let mut redis = RedisServer::start_with(ServerOptions {
+        binary,
         module_args: vec!["kafka.shutdown-timeout-ms".into(), "2000".into()],
         ..ServerOptions::default()
     });
@@ -351,11 +351,11 @@ fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does() {
     assert!(took < Duration::from_secs(5), "SHUTDOWN took {took:?}");
 }
 
-#[test]
-fn a_panic_fails_one_bridge_and_redis_keeps_serving() {
+fn a_panic_fails_one_bridge_and_redis_keeps_serving(binary: std::path::PathBuf) {
     let kafka = MockKafka::new();
     kafka.create_topic("t", 1);
     let redis = RedisServer::start_with(ServerOptions {
+        binary,
         module_args: vec!["kafka.debug-command".into(), "yes".into()],
         ..ServerOptions::default()
     });
@@ -409,4 +409,24 @@ fn the_debug_command_is_off_unless_enabled_at_load() {
     assert!(error.contains("disabled"), "{error}");
     let error = cmd_err(&mut conn, &["CONFIG", "SET", "kafka.debug-command", "yes"]);
     assert!(error.starts_with("ERR"), "{error}");
+}
+
+#[test]
+fn a_panic_fails_one_bridge_and_redis_keeps_serving_redis() {
+    a_panic_fails_one_bridge_and_redis_keeps_serving(redis_server());
+}
+
+#[test]
+fn a_panic_fails_one_bridge_and_redis_keeps_serving_valkey() {
+    a_panic_fails_one_bridge_and_redis_keeps_serving(valkey_server());
+}
+
+#[test]
+fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does_redis() {
+    shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does(redis_server());
+}
+
+#[test]
+fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does_valkey() {
+    shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does(valkey_server());
 }

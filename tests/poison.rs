@@ -32,11 +32,13 @@ fn small_source(conn: &mut redis::Connection, bootstrap: &str, name: &str, polic
     assert_eq!(cmd::<String>(conn, &args), "OK");
 }
 
-#[test]
-fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it() {
+fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it(binary: std::path::PathBuf) {
     let kafka = MockKafka::new();
     kafka.create_topic("out", 1);
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        ..ServerOptions::default()
+    });
     let mut conn = redis.conn();
     let good = xadd(&mut conn, "p:1", "n", "1");
     let big = xadd(&mut conn, "p:1", "n", &"x".repeat(20_000));
@@ -282,4 +284,14 @@ fn settings_that_would_checkpoint_unacknowledged_records_are_refused() {
         ],
     );
     assert!(error.contains("START"), "{error}");
+}
+
+#[test]
+fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it_redis() {
+    a_source_entry_kafka_refuses_for_good_fails_the_source_before_it(redis_server());
+}
+
+#[test]
+fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it_valkey() {
+    a_source_entry_kafka_refuses_for_good_fails_the_source_before_it(valkey_server());
 }

@@ -69,17 +69,17 @@ fn slowlog(conn: &mut redis::Connection) -> String {
     )
 }
 
-#[test]
-fn secrets_stay_out_of_slowlog_monitor_errors_and_logs_on_primary_and_replica() {
+fn secrets_stay_out_of_slowlog_monitor_errors_and_logs_on_primary_and_replica(
+    binary: std::path::PathBuf,
+) {
     let kafka = MockKafka::new();
-    let primary = RedisServer::start_with(ServerOptions {
+    let options = ServerOptions {
+        binary,
         extra: vec!["--loglevel".into(), "debug".into()],
         ..ServerOptions::default()
-    });
-    let replica = RedisServer::start_with(ServerOptions {
-        extra: vec!["--loglevel".into(), "debug".into()],
-        ..ServerOptions::default()
-    });
+    };
+    let primary = RedisServer::start_with(options.clone());
+    let replica = RedisServer::start_with(options);
     let mut p = primary.conn();
     let mut r = replica.conn();
     for conn in [&mut p, &mut r] {
@@ -195,4 +195,14 @@ fn secrets_stay_out_of_slowlog_monitor_errors_and_logs_on_primary_and_replica() 
     // The definition did reach the replica whole (the bridge can start there when promoted).
     let args: String = cmd(&mut r, &["HGET", "__kafka:bridge:s", "args"]);
     assert!(args.contains(SECRET));
+}
+
+#[test]
+fn secrets_stay_hidden_redis() {
+    secrets_stay_out_of_slowlog_monitor_errors_and_logs_on_primary_and_replica(redis_server());
+}
+
+#[test]
+fn secrets_stay_hidden_valkey() {
+    secrets_stay_out_of_slowlog_monitor_errors_and_logs_on_primary_and_replica(valkey_server());
 }

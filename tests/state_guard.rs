@@ -382,8 +382,11 @@ fn too_many_stored_bridges_do_not_stall_startup() {
     assert!(line.contains("too many"), "{line}");
 }
 
-#[test]
-fn unreadable_stored_offsets_fail_the_sink_instead_of_starting_over() {
+/// A sink `s` on topic `t` (5 records) created over offsets written by `plant` while the module
+/// was absent; returns once the sink failed, with its last error.
+fn sink_over_planted_offsets(
+    plant: &[&str],
+) -> (MockKafka, RedisServer, redis::Connection, String) {
     let kafka = MockKafka::new();
     kafka.create_topic("t", 1);
     produce(&kafka.bootstrap(), "t", &numbered(0, 5, 5));
@@ -392,7 +395,7 @@ fn unreadable_stored_offsets_fail_the_sink_instead_of_starting_over() {
         ..ServerOptions::default()
     });
     let mut conn = redis.conn();
-    cmd::<i64>(&mut conn, &["HSET", "__kafka:offsets:s", "t:0", "garbage"]);
+    cmd::<redis::Value>(&mut conn, plant);
     cmd::<String>(&mut conn, &["SAVE"]);
     redis.restart_with_module(true);
     let mut conn = redis.conn();
@@ -401,6 +404,13 @@ fn unreadable_stored_offsets_fail_the_sink_instead_of_starting_over() {
         status_field::<String>(&mut conn, "s", "state") == "failed"
     });
     let error: String = status_field(&mut conn, "s", "last_error");
+    (kafka, redis, conn, error)
+}
+
+#[test]
+fn unreadable_stored_offsets_fail_the_sink_instead_of_starting_over() {
+    let (kafka, _redis, mut conn, error) =
+        sink_over_planted_offsets(&["HSET", "__kafka:offsets:s", "t:0", "garbage"]);
     assert!(
         error.contains("__kafka:offsets:s") && error.contains("t:0") && error.contains("garbage"),
         "{error}"
@@ -420,23 +430,8 @@ fn unreadable_stored_offsets_fail_the_sink_instead_of_starting_over() {
 
 #[test]
 fn wrong_type_offsets_key_fails_the_sink_clearly() {
-    let kafka = MockKafka::new();
-    kafka.create_topic("t", 1);
-    produce(&kafka.bootstrap(), "t", &numbered(0, 5, 5));
-    let mut redis = RedisServer::start_with(ServerOptions {
-        module: false,
-        ..ServerOptions::default()
-    });
-    let mut conn = redis.conn();
-    cmd::<String>(&mut conn, &["SET", "__kafka:offsets:s", "x"]);
-    cmd::<String>(&mut conn, &["SAVE"]);
-    redis.restart_with_module(true);
-    let mut conn = redis.conn();
-    create_sink(&mut conn, &kafka.bootstrap(), "s", &["TOPICS", "t"]);
-    wait_until("sink failed", DEADLINE, || {
-        status_field::<String>(&mut conn, "s", "state") == "failed"
-    });
-    let error: String = status_field(&mut conn, "s", "last_error");
+    let (_kafka, _redis, mut conn, error) =
+        sink_over_planted_offsets(&["SET", "__kafka:offsets:s", "x"]);
     assert!(error.contains("__kafka:offsets:s"), "{error}");
     assert_eq!(cmd::<i64>(&mut conn, &["EXISTS", "t:k0"]), 0);
 }

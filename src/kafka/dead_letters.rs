@@ -8,6 +8,7 @@
 //! `redis.value.dropped` / `redis.key.dropped` giving their sizes, so a record too large for its
 //! topic cannot make its dead letter undeliverable.
 
+use crate::kafka::delivery::is_size_error;
 use crate::kafka_config;
 use crate::kafka_log;
 use crate::module::text::truncate;
@@ -57,18 +58,6 @@ impl ProducerContext for Capture {
 pub struct DeadLetters {
     producer: BaseProducer<Capture>,
     topic: String,
-}
-
-/// Kafka refused the record for its size (locally or at the broker).
-pub fn is_size_error(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::MessageBatchTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-        )
-    )
 }
 
 impl DeadLetters {
@@ -167,20 +156,5 @@ impl DeadLetters {
                 return Err(KafkaError::Flush(RDKafkaErrorCode::MessageTimedOut));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn size_errors_are_told_apart() {
-        assert!(is_size_error(&KafkaError::MessageProduction(
-            RDKafkaErrorCode::MessageSizeTooLarge
-        )));
-        assert!(!is_size_error(&KafkaError::MessageProduction(
-            RDKafkaErrorCode::QueueFull
-        )));
     }
 }

@@ -4,22 +4,32 @@
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-pub fn is_permanent(error: &KafkaError) -> bool {
+/// Kafka refused the record for its size (locally or at the broker).
+pub fn is_size_error(error: &KafkaError) -> bool {
     matches!(
         error.rdkafka_error_code(),
         Some(
             RDKafkaErrorCode::MessageSizeTooLarge
                 | RDKafkaErrorCode::MessageBatchTooLarge
                 | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::InvalidRecord
-                | RDKafkaErrorCode::InvalidTopic
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::UnsupportedForMessageFormat
-                | RDKafkaErrorCode::PolicyViolation
-                | RDKafkaErrorCode::InvalidRequiredAcks
         )
     )
+}
+
+pub fn is_permanent(error: &KafkaError) -> bool {
+    is_size_error(error)
+        || matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::InvalidRecord
+                    | RDKafkaErrorCode::InvalidTopic
+                    | RDKafkaErrorCode::TopicAuthorizationFailed
+                    | RDKafkaErrorCode::ClusterAuthorizationFailed
+                    | RDKafkaErrorCode::UnsupportedForMessageFormat
+                    | RDKafkaErrorCode::PolicyViolation
+                    | RDKafkaErrorCode::InvalidRequiredAcks
+            )
+        )
 }
 
 #[cfg(test)]
@@ -43,5 +53,9 @@ mod tests {
             RDKafkaErrorCode::UnknownTopicOrPartition
         )));
         assert!(!is_permanent(&produce(RDKafkaErrorCode::QueueFull)));
+        assert!(is_size_error(&produce(
+            RDKafkaErrorCode::MessageSizeTooLarge
+        )));
+        assert!(!is_size_error(&produce(RDKafkaErrorCode::QueueFull)));
     }
 }

@@ -4,7 +4,7 @@
 use crate::module::text::quoted;
 use crate::source_spec::parse_stream_id;
 use crate::store::keyspace::{Key, KeyKind};
-use crate::store::write::{commit, Change};
+use crate::store::write::set_fields;
 use redis_module::Context;
 
 pub fn read(ctx: &Context, key: &str, stream: &[u8]) -> Result<Option<String>, String> {
@@ -33,18 +33,9 @@ pub fn read(ctx: &Context, key: &str, stream: &[u8]) -> Result<Option<String>, S
 }
 
 pub fn write(ctx: &Context, key: &str, checkpoints: &[(Vec<u8>, String)]) -> Result<(), String> {
-    if checkpoints.is_empty() {
-        return Ok(());
-    }
     let pairs = checkpoints
         .iter()
         .map(|(stream, id)| (stream.clone(), id.as_bytes().to_vec()))
         .collect();
-    commit(
-        ctx,
-        &Change::HashSet {
-            key: key.as_bytes().to_vec(),
-            pairs,
-        },
-    )
+    set_fields(ctx, key, pairs)
 }

@@ -4,7 +4,7 @@
 
 use crate::module::text::quoted;
 use crate::store::keyspace::{Key, KeyKind};
-use crate::store::write::{commit, Change};
+use crate::store::write::set_fields;
 use redis_module::Context;
 
 /// Stored next offsets for `fields`, in order; None where Redis holds none.
@@ -40,20 +40,11 @@ fn parse_offset(text: &[u8]) -> Option<i64> {
 }
 
 pub fn write(ctx: &Context, key: &str, entries: &[(String, i64)]) -> Result<(), String> {
-    if entries.is_empty() {
-        return Ok(());
-    }
     let pairs = entries
         .iter()
         .map(|(field, offset)| (field.as_bytes().to_vec(), offset.to_string().into_bytes()))
         .collect();
-    commit(
-        ctx,
-        &Change::HashSet {
-            key: key.as_bytes().to_vec(),
-            pairs,
-        },
-    )
+    set_fields(ctx, key, pairs)
 }
 
 #[cfg(test)]

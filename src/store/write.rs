@@ -162,6 +162,20 @@ fn set_command(ctx: &Context, command: &str, key: &[u8], member: &[u8]) -> Resul
     })
 }
 
+/// Sets fields of a state hash (offsets, checkpoints) and replicates the change.
+pub fn set_fields(ctx: &Context, key: &str, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), String> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    commit(
+        ctx,
+        &Change::HashSet {
+            key: key.as_bytes().to_vec(),
+            pairs,
+        },
+    )
+}
+
 /// Applies a change and replicates it. The caller holds the lock; everything replicated
 /// under one hold reaches replicas and the AOF as one MULTI/EXEC.
 pub fn commit(ctx: &Context, change: &Change) -> Result<(), String> {

@@ -467,51 +467,98 @@ impl MockKafka {
     }
 }
 
-/// A Tansu broker process with in-memory storage.
+/// A Tansu broker process.
 pub struct Tansu {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    storage: String,
 }
 
 impl Tansu {
+    /// Tansu with in-memory storage: fast, but wrong for seeks and restarts (see DESIGN).
     pub fn start() -> Tansu {
-        let binary = tansu_bin();
+        Tansu::start_with_storage("memory://tansu/")
+    }
+
+    /// Tansu on a SQLite file in its directory: right for seeks, survives kill9/restart.
+    pub fn start_sqlite() -> Tansu {
+        Tansu::start_with_storage("sqlite://tansu.db")
+    }
+
+    fn start_with_storage(storage: &str) -> Tansu {
         for _ in 0..5 {
             let port = free_port();
             let dir = scratch_dir("tansu", port);
-            let url = format!("tcp://127.0.0.1:{port}");
-            let log = std::fs::File::create(dir.join("tansu.log")).expect("tansu log");
-            let mut child = Command::new(&binary)
-                .args([
-                    "broker",
-                    "--listener-url",
-                    &url,
-                    "--advertised-listener-url",
-                    &url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                ])
-                .current_dir(&dir)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn tansu");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline && !port_open(port) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            let mut tansu = Tansu {
+                child: None,
+                port,
+                dir,
+                storage: storage.to_string(),
+            };
+            if tansu.spawn() {
+                return tansu;
             }
-            if port_open(port) {
-                return Tansu { child, port, dir };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&tansu.dir);
         }
         panic!("could not start tansu");
+    }
+
+    fn spawn(&mut self) -> bool {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("tansu.log"))
+            .expect("tansu log");
+        let mut child = Command::new(tansu_bin())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                &self.storage,
+            ])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tansu");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && !port_open(self.port) {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let up = port_open(self.port);
+        if up {
+            self.child = Some(child);
+        } else {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        up
+    }
+
+    /// Kills the broker with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.spawn() {
+            assert!(Instant::now() < deadline, "tansu did not restart");
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -521,12 +568,23 @@ impl Tansu {
     pub fn create_topic(&self, topic: &str, partitions: i32) {
         create_topic(&self.bootstrap(), topic, partitions);
     }
+
+    /// The last `bytes` of the broker's log.
+    pub fn log_tail(&self, bytes: usize) -> String {
+        let log = std::fs::read(self.dir.join("tansu.log")).unwrap_or_default();
+        String::from_utf8_lossy(&log[log.len().saturating_sub(bytes)..]).into_owned()
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
 }
 
 impl Drop for Tansu {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
