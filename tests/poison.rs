@@ -116,7 +116,10 @@ fn a_source_with_a_dlq_sends_refused_entries_there_without_their_oversized_value
     let letters = consume(&kafka.bootstrap(), "dead", 2);
     let too_big = letters
         .iter()
-        .find(|l| l.header("redis.id").as_deref() == Some(big.as_str()))
+        .find(|l| {
+            l.header("redis.id").as_deref() == Some(big.as_str())
+                && l.header("redis.stream").as_deref() == Some("p:1")
+        })
         .expect("dead letter of the big entry");
     assert_eq!(too_big.header("redis.stream").as_deref(), Some("p:1"));
     assert_eq!(too_big.header("redis.source").as_deref(), Some("pd"));
@@ -132,7 +135,10 @@ fn a_source_with_a_dlq_sends_refused_entries_there_without_their_oversized_value
     assert!(error.len() <= 1024 && !error.contains("xxxx"), "{error}");
     let bad = letters
         .iter()
-        .find(|l| l.header("redis.id").as_deref() == Some(unmappable.as_str()))
+        .find(|l| {
+            l.header("redis.id").as_deref() == Some(unmappable.as_str())
+                && l.header("redis.stream").as_deref() == Some("p:2")
+        })
         .expect("dead letter of the unmappable entry");
     assert_eq!(bad.value.as_deref(), Some(&br#"{"other":"v"}"#[..]));
     assert!(bad.header("redis.error").unwrap().contains("n"), "{bad:?}");
