@@ -98,6 +98,9 @@ pub fn sink_consumer_config(spec: &SinkSpec, brokers: &str, task: usize) -> Clie
         // 1 MiB per partition capped a STRING sink at ~175k records/s, 8 MiB reached ~195k).
         .set("max.partition.fetch.bytes", "8388608")
         .set("fetch.wait.max.ms", "100")
+        // librdkafka prefetches up to 64 MiB per consumer by default, per task: a sink with
+        // many tasks would hold gigabytes while it catches up.
+        .set("queued.max.messages.kbytes", "32768")
         .set("topic.metadata.refresh.interval.ms", "10000");
     for (property, value) in &spec.config {
         config.set(property, value);
