@@ -1,40 +1,22 @@
 //! redis-kafka: Kafka bridges inside redis-server. This file only wires the module together.
 
-mod acl;
-mod args;
+// Layers, each using only the ones above it: runtime → spec → settings → store → kafka →
+// lifecycle → sink, source → bridge → module → commands. `error` is shared by all.
 mod bridge;
-mod brokers;
 mod commands;
-mod embedded;
+mod error;
 #[cfg(test)]
 mod fuzz;
-mod gil;
-mod glob;
-mod info;
 mod kafka;
-mod kafka_config;
-mod kafka_log;
 mod lifecycle;
-mod mapping;
 mod module;
-mod produce_pool;
-mod reconcile;
-mod record;
-mod redact;
-mod registry;
+mod runtime;
 mod settings;
 mod sink;
-mod sink_parse;
 mod source;
-mod source_parse;
-mod source_record;
-mod source_spec;
-mod source_template;
 mod spec;
 mod store;
-mod template;
 
-use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, Context, RedisString, Status};
 
 // Unit tests run outside Redis, where its allocator does not exist.
@@ -48,33 +30,37 @@ type ModuleAllocator = std::alloc::System;
 const MODULE_ALLOCATOR: ModuleAllocator = std::alloc::System;
 
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
-    if let Err(e) = settings::apply_module_args(args) {
-        module::log::warning(&module::reply::error_text(&e));
+    let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_slice().to_vec()).collect();
+    let loaded = settings::module_args::pairs(&args)
+        .and_then(|pairs| settings::module_args::apply(&pairs))
+        .and_then(|()| settings::register::register_all(ctx.ctx));
+    if let Err(e) = loaded {
+        runtime::log::warning(&format!("kafka: {e}"));
         return Status::Err;
     }
-    module::context::init(ctx);
+    runtime::context::init(ctx);
     if !store::guard::register(ctx) {
-        module::log::warning(
+        runtime::log::warning(
             "kafka: cannot register the command filter that guards __kafka:* keys",
         );
         return Status::Err;
     }
-    info::register(ctx);
-    acl::categorize(ctx);
-    lifecycle::subscribe_server_events(ctx)
+    module::info::register(ctx);
+    module::acl::categorize(ctx);
+    module::events::subscribe_server_events(ctx)
 }
 
 /// MODULE UNLOAD: refused (the module stays loaded, its bridges restart) when a Kafka client
 /// is still closing at the shutdown deadline, since unloading the code under a running thread
 /// would crash Redis.
 fn deinit(_ctx: &Context) -> Status {
-    match module::panic::catch("MODULE UNLOAD", lifecycle::stop_everything) {
+    match runtime::panic::catch("MODULE UNLOAD", module::events::stop_everything) {
         Ok(true) => {
-            module::context::release();
+            runtime::context::release();
             Status::Ok
         }
         _ => {
-            module::log::warning(
+            runtime::log::warning(
                 "kafka: MODULE UNLOAD refused: Kafka clients are still closing; try again shortly",
             );
             Status::Err
@@ -109,26 +95,4 @@ redis_module! {
     event_handlers: [
         [@STREAM: source::doorbell::on_stream_event],
     ],
-    configurations: [
-        i64: [
-            ["slice-max-records", &settings::SLICE_MAX_RECORDS, settings::SLICE_MAX_RECORDS_DEFAULT, 1, 1_000_000, ConfigurationFlags::DEFAULT, None],
-            ["slice-max-micros", &settings::SLICE_MAX_MICROS, settings::SLICE_MAX_MICROS_DEFAULT, 10, 1_000_000, ConfigurationFlags::DEFAULT, None],
-            ["slice-max-bytes", &settings::SLICE_MAX_BYTES, settings::SLICE_MAX_BYTES_DEFAULT, settings::SLICE_MAX_BYTES_RANGE.0, settings::SLICE_MAX_BYTES_RANGE.1, ConfigurationFlags::MEMORY, None],
-            ["sink-batch-max-bytes", &settings::SINK_BATCH_MAX_BYTES, settings::SINK_BATCH_MAX_BYTES_DEFAULT, settings::SINK_BATCH_MAX_BYTES_RANGE.0, settings::SINK_BATCH_MAX_BYTES_RANGE.1, ConfigurationFlags::MEMORY, None],
-            ["source-inflight-max-bytes", &settings::SOURCE_INFLIGHT_MAX_BYTES, settings::SOURCE_INFLIGHT_MAX_BYTES_DEFAULT, settings::SOURCE_INFLIGHT_MAX_BYTES_RANGE.0, settings::SOURCE_INFLIGHT_MAX_BYTES_RANGE.1, ConfigurationFlags::MEMORY, None],
-            ["shutdown-timeout-ms", &settings::SHUTDOWN_TIMEOUT_MS, settings::SHUTDOWN_TIMEOUT_MS_DEFAULT, settings::SHUTDOWN_TIMEOUT_MS_RANGE.0, settings::SHUTDOWN_TIMEOUT_MS_RANGE.1, ConfigurationFlags::DEFAULT, None],
-        ],
-        string: [
-            ["brokers", &settings::BROKERS, "", ConfigurationFlags::DEFAULT, None],
-            ["client-id", &*settings::CLIENT_ID, settings::DEFAULT_CLIENT_ID, ConfigurationFlags::DEFAULT, None],
-        ],
-        bool: [
-            ["embedded-broker", &settings::EMBEDDED_BROKER, false, ConfigurationFlags::DEFAULT, None],
-            ["debug-command", &settings::DEBUG_COMMAND, false, ConfigurationFlags::IMMUTABLE, None],
-        ],
-        enum: [
-            ["log-level", &settings::LOG_LEVEL, settings::LogLevel::warning, ConfigurationFlags::DEFAULT, None],
-        ],
-        module_args_as_configuration: false,
-    ]
 }

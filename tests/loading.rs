@@ -74,6 +74,50 @@ fn loadmodule_in_config_file_with_kafka_settings() {
     assert_eq!(slice[1], "250");
 }
 
+/// Settings are declared once: loadmodule arguments, redis.conf and CONFIG SET share their
+/// parsers (memory units included), redis.conf wins over arguments, and every one is listed.
+#[test]
+fn every_setting_reads_the_same_from_arguments_config_file_and_config_set() {
+    let redis = RedisServer::start_with(ServerOptions {
+        module: false,
+        config_lines: vec![
+            format!(
+                "loadmodule {} kafka.slice-max-bytes 8mb kafka.log-level DEBUG kafka.slice-max-records 7",
+                module_path().display()
+            ),
+            "kafka.slice-max-records 9".into(),
+        ],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    let get = |conn: &mut redis::Connection, name: &str| -> String {
+        let pair: Vec<String> = cmd(conn, &["CONFIG", "GET", name]);
+        pair[1].clone()
+    };
+    assert_eq!(
+        get(&mut conn, "kafka.slice-max-bytes"),
+        (8 << 20).to_string()
+    );
+    assert_eq!(get(&mut conn, "kafka.log-level"), "debug");
+    assert_eq!(get(&mut conn, "kafka.slice-max-records"), "9");
+    assert_eq!(get(&mut conn, "kafka.client-id"), "redis-kafka");
+    cmd::<String>(
+        &mut conn,
+        &["CONFIG", "SET", "kafka.sink-batch-max-bytes", "2gb"],
+    );
+    assert_eq!(
+        get(&mut conn, "kafka.sink-batch-max-bytes"),
+        (2u64 << 30).to_string()
+    );
+    let error = cmd_err(&mut conn, &["CONFIG", "SET", "kafka.brokers", "nohost"]);
+    assert!(error.contains("is not host:port"), "{error}");
+    let error = cmd_err(&mut conn, &["CONFIG", "SET", "kafka.debug-command", "yes"]);
+    assert!(error.starts_with("ERR"), "{error}");
+    let all: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.*"]);
+    let names: Vec<&String> = all.iter().step_by(2).collect();
+    assert_eq!(names.len(), 11, "{names:?}");
+}
+
 #[test]
 fn module_arguments_and_config_set() {
     let redis = RedisServer::start_with(ServerOptions {

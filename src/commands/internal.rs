@@ -4,8 +4,8 @@
 //!   KAFKA._REFUSED <command> ...  what the guard turns a client's write to a state key into
 
 use crate::commands::error;
-use crate::lifecycle;
-use crate::module::text::quoted;
+use crate::module::events;
+use crate::runtime::text::quoted;
 use crate::store::definitions::in_db0;
 use crate::store::keys::is_reserved;
 use crate::store::write::{apply, Change};
@@ -19,11 +19,11 @@ pub fn state(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         ));
     }
     let args: Vec<Vec<u8>> = args.iter().skip(1).map(|a| a.as_slice().to_vec()).collect();
-    let change = Change::decode(&args).map_err(|e| error(format!("KAFKA._STATE: {e}")))?;
-    in_db0(ctx, || apply(ctx, &change)).map_err(error)?;
+    let change = Change::decode(&args).map_err(|e| e.context("KAFKA._STATE"))?;
+    in_db0(ctx, || apply(ctx, &change))?;
     // A replica's own AOF gets the change too (module commands are not propagated otherwise).
     ctx.replicate_verbatim();
-    lifecycle::reconcile_soon();
+    events::reconcile_soon();
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 

@@ -1,11 +1,11 @@
 //! PAUSE / RESUME / DELETE, the same for sinks and sources: the stored definition changes in
 //! the same command (so it persists and replicates), then the running bridge follows.
 
-use crate::acl;
-use crate::bridge::State;
+use crate::bridge::registry::{self, Change};
 use crate::commands::{command_args, error};
-use crate::module::text::quoted;
-use crate::registry::{self, Change};
+use crate::lifecycle::State;
+use crate::module::acl;
+use crate::runtime::text::quoted;
 use crate::store::definitions::{self, Kind};
 use crate::store::keys::{checkpoints_key, offsets_key};
 use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
@@ -36,9 +36,9 @@ pub fn pause(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult {
     acl::require_admin(ctx)?;
     let name = only_name(args, kind)?;
     check_kind(&name, kind)?;
-    definitions::set_paused(ctx, &name, true).map_err(error)?;
+    definitions::set_paused(ctx, &name, true)?;
     registry::set_paused_flag(&name, true);
-    registry::set_running(&name, false, State::Paused).map_err(error)?;
+    registry::set_running(&name, false, State::Paused)?;
     Ok(OK)
 }
 
@@ -46,12 +46,12 @@ pub fn resume(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult 
     acl::require_admin(ctx)?;
     let name = only_name(args, kind)?;
     check_kind(&name, kind)?;
-    definitions::set_paused(ctx, &name, false).map_err(error)?;
+    definitions::set_paused(ctx, &name, false)?;
     registry::set_paused_flag(&name, false);
-    match registry::restart_failed(&name).map_err(error)? {
+    match registry::restart_failed(&name)? {
         Change::Done => {}
         _ => {
-            registry::set_running(&name, true, State::Stopped).map_err(error)?;
+            registry::set_running(&name, true, State::Stopped)?;
         }
     }
     Ok(OK)

@@ -9,7 +9,8 @@ pub mod sink;
 pub mod source;
 pub mod status;
 
-use crate::args::{ArgError, Args};
+use crate::error::Error;
+use crate::spec::args::Args;
 use redis_module::{RedisError, RedisString};
 
 /// The arguments after the command name.
@@ -17,20 +18,14 @@ pub fn command_args(args: Vec<RedisString>) -> Args {
     Args::new(args.iter().skip(1).map(|a| a.as_slice().to_vec()).collect())
 }
 
-/// Every error reply starts with an uppercase code.
+/// A command's own argument check failed (the reply is `ERR <message>`).
 pub fn error(message: impl std::fmt::Display) -> RedisError {
-    RedisError::String(format!("ERR {message}"))
-}
-
-impl From<ArgError> for RedisError {
-    fn from(e: ArgError) -> RedisError {
-        error(e.0)
-    }
+    Error::Arg(message.to_string()).into()
 }
 
 /// The functions registered with Redis: each runs its handler through `reply::guarded`.
 pub mod entry {
-    use crate::module::reply::guarded;
+    use crate::runtime::reply::guarded;
     use redis_module::{Context, RedisResult, RedisString};
 
     macro_rules! entries {

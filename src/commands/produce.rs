@@ -1,13 +1,13 @@
 //! KAFKA.PRODUCE <topic> <value> [KEY <key>] [BROKERS ...] [HEADER <k> <v>]...
 //! Blocks only the calling client until Kafka acknowledges; replies [partition, offset].
 
-use crate::acl;
-use crate::args::check_kafka_name;
-use crate::brokers;
 use crate::commands::{command_args, error};
-use crate::module::blocked::Blocked;
-use crate::produce_pool;
-use crate::sink_parse::parse_brokers;
+use crate::kafka::brokers;
+use crate::kafka::produce_pool;
+use crate::module::acl;
+use crate::runtime::blocked::Blocked;
+use crate::spec::args::check_kafka_name;
+use crate::spec::options::parse_brokers;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
@@ -59,8 +59,8 @@ pub fn produce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         // Choosing where Redis connects is an admin's call, whatever the command's category.
         acl::check_admin(ctx, "KAFKA.PRODUCE ... BROKERS")?;
     }
-    let resolved = brokers::resolve(explicit_brokers.as_deref()).map_err(error)?;
-    let producer = produce_pool::producer_for(&resolved.brokers).map_err(error)?;
+    let resolved = brokers::resolve(explicit_brokers.as_deref())?;
+    let producer = produce_pool::producer_for(&resolved.brokers)?;
     let blocked = Blocked::block(ctx).ok_or_else(|| error("this client cannot be blocked"))?;
     let mut record = BaseRecord::with_opaque_to(&topic, Box::new(blocked))
         .payload(&value)

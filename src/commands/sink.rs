@@ -1,15 +1,15 @@
 //! KAFKA.SINK.CREATE / DELETE / PAUSE / RESUME / LIST.
 
-use crate::acl;
-use crate::bridge::now_ms;
-use crate::brokers;
+use crate::bridge::reconcile;
+use crate::bridge::registry;
 use crate::commands::{command_args, error, lifecycle_ops};
-use crate::kafka_config;
-use crate::reconcile;
-use crate::redact::{redact_command, redacted_config};
-use crate::registry;
-use crate::sink_parse::parse_sink_create;
-use crate::spec::Subscription;
+use crate::kafka::brokers;
+use crate::kafka::config;
+use crate::kafka::redact::{redact_command, redacted_config};
+use crate::lifecycle::now_ms;
+use crate::module::acl;
+use crate::spec::sink::Subscription;
+use crate::spec::sink_parse::parse_sink_create;
 use crate::store::definitions::{self, Definition, Kind};
 use redis_module::{
     CallOptionsBuilder, CallReply, CallResult, Context, RedisError, RedisResult, RedisString,
@@ -30,11 +30,13 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             )));
         }
     }
-    let resolved = brokers::resolve(spec.brokers.as_deref()).map_err(error)?;
-    kafka_config::validate(&kafka_config::sink_consumer_config(
-        &spec,
+    let resolved = brokers::resolve(spec.brokers.as_deref())?;
+    // Producer-only properties go to the DLQ producer: check them there.
+    config::validate(&config::sink_consumer(&spec, &resolved.brokers, 0))?;
+    config::validate(&config::dead_letter_producer(
+        &spec.name,
         &resolved.brokers,
-        0,
+        &spec.config,
     ))?;
     persist_and_start(ctx, &spec.name, Kind::Sink, given)
 }
@@ -47,8 +49,8 @@ pub fn persist_and_start(ctx: &Context, name: &str, kind: Kind, args: Vec<String
         created_ms: now_ms(),
         paused: false,
     };
-    definitions::save(ctx, name, &definition).map_err(error)?;
-    reconcile::instantiate(name, definition, true).map_err(error)?;
+    definitions::save(ctx, name, &definition)?;
+    reconcile::instantiate(name, definition, true)?;
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 
@@ -100,10 +102,10 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         if spec.sink_type.has_members() {
             fields.push(("member", spec.member.source().into()));
         }
-        if spec.sink_type == crate::spec::SinkType::Zset {
+        if spec.sink_type == crate::spec::sink::SinkType::Zset {
             fields.push(("score", spec.score.source().into()));
         }
-        if spec.sink_type == crate::spec::SinkType::List {
+        if spec.sink_type == crate::spec::sink::SinkType::List {
             fields.push((
                 "push",
                 (if spec.push_left { "LEFT" } else { "RIGHT" }).into(),

@@ -1,13 +1,13 @@
 //! KAFKA.SOURCE.CREATE / DELETE / PAUSE / RESUME / LIST.
 
-use crate::acl;
-use crate::brokers;
+use crate::bridge::registry;
 use crate::commands::sink::{check_new_name, create_arguments, persist_and_start};
 use crate::commands::{command_args, error, lifecycle_ops};
-use crate::kafka_config;
-use crate::redact::{redact_command, redacted_config};
-use crate::registry;
-use crate::source_parse::parse_source_create;
+use crate::kafka::brokers;
+use crate::kafka::config;
+use crate::kafka::redact::{redact_command, redacted_config};
+use crate::module::acl;
+use crate::spec::source_parse::parse_source_create;
 use crate::store::definitions::Kind;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
@@ -17,8 +17,9 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let given = create_arguments(&args);
     let spec = parse_source_create(command_args(args))?;
     check_new_name(&spec.name)?;
-    let resolved = brokers::resolve(spec.brokers.as_deref()).map_err(error)?;
-    kafka_config::validate(&kafka_config::producer_config(
+    let resolved = brokers::resolve(spec.brokers.as_deref())?;
+    config::validate(&config::source_producer(
+        &spec.name,
         &resolved.brokers,
         &spec.config,
     ))?;

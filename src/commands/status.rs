@@ -1,10 +1,10 @@
 //! KAFKA.STATUS [name]: flat name/value pairs per bridge.
 
-use crate::bridge::{self, Lifecycle};
+use crate::bridge::registry::{self, SinkEntry, SourceEntry};
 use crate::commands::{command_args, error};
-use crate::embedded;
-use crate::module::text::quoted;
-use crate::registry::{self, SinkEntry, SourceEntry};
+use crate::kafka::embedded;
+use crate::lifecycle::{self, Lifecycle};
+use crate::runtime::text::quoted;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
 pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
@@ -125,7 +125,7 @@ fn last_error(life: &Lifecycle) -> [RedisValue; 4] {
 }
 
 fn count(counter: &std::sync::atomic::AtomicU64) -> RedisValue {
-    RedisValue::Integer(bridge::count(counter) as i64)
+    RedisValue::Integer(lifecycle::count(counter) as i64)
 }
 
 fn optional_int(value: Option<i64>) -> RedisValue {

@@ -2,13 +2,13 @@
 //! own keys, and never puts record content into an error.
 
 use super::{check, Gen};
-use crate::args::Args;
-use crate::mapping::Mapper;
-use crate::record::Record;
-use crate::sink_parse::parse_sink_create;
-use crate::source_record::{entry_json, map_entry};
-use crate::source_template::SourceTemplate;
-use crate::spec::{SinkSpec, SinkType};
+use crate::sink::mapping::Mapper;
+use crate::source::record::{entry_json, map_entry};
+use crate::spec::args::Args;
+use crate::spec::record::Record;
+use crate::spec::sink::{SinkSpec, SinkType};
+use crate::spec::sink_parse::parse_sink_create;
+use crate::spec::source_template::SourceTemplate;
 use crate::store::keys::is_reserved;
 
 fn spec(g: &mut Gen) -> SinkSpec {

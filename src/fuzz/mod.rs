@@ -32,7 +32,7 @@ pub fn check(name: &str, mut property: impl FnMut(&mut Gen)) {
         if let Err(panic) = outcome {
             panic!(
                 "property {name} failed with FUZZ_SEED={seed}: {}",
-                crate::module::panic::panic_message(panic.as_ref())
+                crate::runtime::panic::panic_message(panic.as_ref())
             );
         }
     }

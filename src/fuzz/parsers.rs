@@ -2,14 +2,15 @@
 //! stored and read back (reconciliation re-parses the stored CREATE arguments).
 
 use super::{check, Gen};
-use crate::args::Args;
-use crate::glob::{glob_match, validate_glob};
-use crate::record::Record;
-use crate::sink_parse::{parse_brokers, parse_sink_create};
-use crate::source_parse::parse_source_create;
-use crate::source_spec::FromPosition;
-use crate::source_template::{kafka_topic_name, SourceTemplate, MAX_TOPIC_LEN};
-use crate::template::Template;
+use crate::spec::args::Args;
+use crate::spec::glob::{glob_match, validate_glob};
+use crate::spec::options::parse_brokers;
+use crate::spec::record::Record;
+use crate::spec::sink_parse::parse_sink_create;
+use crate::spec::source::FromPosition;
+use crate::spec::source_parse::parse_source_create;
+use crate::spec::source_template::{kafka_topic_name, SourceTemplate, MAX_TOPIC_LEN};
+use crate::spec::template::Template;
 
 /// A CREATE command: a plausible name and required option often, then random options.
 fn create_args(g: &mut Gen, required: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -43,7 +44,7 @@ fn sink_create_never_panics_and_what_it_accepts_reparses_the_same() {
                 assert_eq!(format!("{spec:?}"), format!("{again:?}"));
                 assert!((1..=64).contains(&spec.tasks));
             }
-            Err(e) => assert!(!e.0.is_empty()),
+            Err(e) => assert!(!e.to_string().is_empty()),
         }
     });
 }
@@ -58,7 +59,7 @@ fn source_create_never_panics_and_what_it_accepts_reparses_the_same() {
                     .expect("stored arguments parse again");
                 assert_eq!(spec, again);
             }
-            Err(e) => assert!(!e.0.is_empty()),
+            Err(e) => assert!(!e.to_string().is_empty()),
         }
     });
 }
@@ -143,7 +144,7 @@ fn broker_lists_parse_to_host_port_pairs_or_a_clear_error() {
                     assert!(port.parse::<u16>().is_ok_and(|p| p > 0), "{broker}");
                 }
             }
-            Err(e) => assert!(!e.0.is_empty()),
+            Err(e) => assert!(!e.to_string().is_empty()),
         }
     });
 }

@@ -2,10 +2,10 @@
 //! state changes, and the text made safe for replies and logs.
 
 use super::check;
-use crate::kafka_config::{check_user_property, Role};
-use crate::module::reply::with_code;
-use crate::module::text::{one_line, quoted, truncate};
-use crate::redact::secret_positions;
+use crate::kafka::redact::secret_positions;
+use crate::runtime::reply::with_code;
+use crate::runtime::text::{one_line, quoted, truncate};
+use crate::spec::client_config::{check_user_property, Role};
 use crate::store::definitions::Definition;
 use crate::store::write::Change;
 use std::collections::HashMap;

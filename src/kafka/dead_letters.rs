@@ -8,10 +8,11 @@
 //! `redis.value.dropped` / `redis.key.dropped` giving their sizes, so a record too large for its
 //! topic cannot make its dead letter undeliverable.
 
+use crate::error::Error;
+use crate::kafka::config;
 use crate::kafka::delivery::is_size_error;
-use crate::kafka_config;
-use crate::kafka_log;
-use crate::module::text::truncate;
+use crate::kafka::log;
+use crate::runtime::text::truncate;
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -43,7 +44,7 @@ struct Capture {
 
 impl ClientContext for Capture {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        kafka_log::forward(&self.bridge, level, fac, message);
+        log::forward(&self.bridge, level, fac, message);
     }
 }
 
@@ -66,14 +67,14 @@ impl DeadLetters {
         topic: &str,
         brokers: &str,
         config: &[(String, String)],
-    ) -> Result<DeadLetters, String> {
+    ) -> Result<DeadLetters, Error> {
         let context = Capture {
             bridge: bridge.to_string(),
             result: Mutex::new(None),
         };
-        let producer = kafka_config::producer_config(brokers, config)
+        let producer = config::dead_letter_producer(bridge, brokers, config)
             .create_with_context(context)
-            .map_err(|e| format!("creating DLQ producer: {e}"))?;
+            .map_err(|e| Error::Kafka(format!("creating DLQ producer: {e}")))?;
         Ok(DeadLetters {
             producer,
             topic: topic.to_string(),
@@ -82,7 +83,7 @@ impl DeadLetters {
 
     /// Sends one dead letter and waits for the broker's acknowledgement (worker thread only),
     /// giving up as soon as `stop` is set.
-    pub fn send(&self, letter: &Letter<'_>, stop: &AtomicBool) -> Result<(), String> {
+    pub fn send(&self, letter: &Letter<'_>, stop: &AtomicBool) -> Result<(), Error> {
         let attempts = [(letter.key, letter.value), (letter.key, None), (None, None)];
         let mut last = None;
         for (key, value) in attempts {
@@ -92,14 +93,16 @@ impl DeadLetters {
             }
             match self.send_once(letter, key, value, stop) {
                 Err(e) if is_size_error(&e) => last = Some(e),
-                other => return other.map_err(|e| format!("DLQ {}: {e}", self.topic)),
+                other => {
+                    return other.map_err(|e| Error::Kafka(format!("DLQ {}: {e}", self.topic)))
+                }
             }
         }
-        Err(format!(
+        Err(Error::Kafka(format!(
             "DLQ {}: {}",
             self.topic,
             last.map_or_else(|| "not sent".to_string(), |e| e.to_string())
-        ))
+        )))
     }
 
     fn send_once(

@@ -1,9 +1,5 @@
-//! Module-wide plumbing every entry point uses: safe text for Redis APIs, logging, replies,
-//! the panic boundary, and the module's own context.
+//! Module-level concerns: server events (start, shutdown, role changes, cron), INFO and ACL.
 
-pub mod blocked;
-pub mod context;
-pub mod log;
-pub mod panic;
-pub mod reply;
-pub mod text;
+pub mod acl;
+pub mod events;
+pub mod info;

@@ -3,7 +3,8 @@
 //! see them as one MULTI/EXEC. Records below the offset stored in Redis are skipped: that check,
 //! made under the lock, is what keeps the effect exactly-once across restarts and rebalances.
 
-use crate::mapping::{Mapped, Write};
+use crate::error::{Error, Refusal};
+use crate::sink::mapping::{Mapped, Write};
 use crate::store::offsets;
 use redis_module::{CallOptions, CallResult, Context};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 pub struct Pending {
     pub partition: usize,
     pub offset: i64,
-    pub mapped: Result<Mapped, String>,
+    pub mapped: Result<Mapped, Error>,
 }
 
 /// A partition seen in the current batch, with its field name in the offsets hash.
@@ -29,12 +30,10 @@ pub struct PartitionSlot {
 pub enum SliceEnd {
     /// The slice limit was reached or the batch is done.
     Limit,
-    /// Redis refused for a reason that passes (OOM, loading, busy): retry the same record later.
-    Temporary(String),
-    /// The record at this position cannot be applied: the sink's ON-ERROR policy decides.
-    Failed { at: usize, error: String },
-    /// The sink's own state cannot be read or written: the sink stops, whatever its policy.
-    Fatal(String),
+    /// The slice stopped before the record at `at` (relative to the slice). The error's kind
+    /// says what comes next: a temporary refusal is retried, stored state that cannot be read
+    /// or written stops the sink, and anything about the record goes to ON-ERROR.
+    Stopped { at: usize, error: Error },
 }
 
 pub struct SliceReport {
@@ -75,7 +74,7 @@ pub fn apply_slice(
         end: SliceEnd::Limit,
     };
     if let Err(error) = refresh_stored(ctx, offsets_key, slots) {
-        report.end = SliceEnd::Fatal(error);
+        report.end = SliceEnd::Stopped { at: 0, error };
         return report;
     }
     let started = Instant::now();
@@ -103,7 +102,7 @@ pub fn apply_slice(
         let mapped = match &pending.mapped {
             Ok(mapped) => mapped,
             Err(error) => {
-                report.end = SliceEnd::Failed {
+                report.end = SliceEnd::Stopped {
                     at: index,
                     error: error.clone(),
                 };
@@ -116,19 +115,17 @@ pub fn apply_slice(
                 // The write is in: its offset must be stored with it, or a retry duplicates it.
                 report.expire_failures += 1;
                 report.expire_error = Some(format!(
-                    "{}/{} offset {}: written, but {expire_refused}",
-                    slot.topic, slot.partition, pending.offset
+                    "{}/{} offset {}: written, but {}",
+                    slot.topic,
+                    slot.partition,
+                    pending.offset,
+                    Error::Refused(expire_refused)
                 ));
             }
             Err(refusal) => {
-                let message = format!("{} failed: {}", refusal.command, refusal.reply);
-                report.end = if is_temporary(&refusal.reply) {
-                    SliceEnd::Temporary(message)
-                } else {
-                    SliceEnd::Failed {
-                        at: index,
-                        error: message,
-                    }
+                report.end = SliceEnd::Stopped {
+                    at: index,
+                    error: Error::Refused(refusal),
                 };
                 break;
             }
@@ -153,15 +150,12 @@ pub fn apply_slice(
         .collect();
     if let Err(error) = offsets::write(ctx, offsets_key, &entries) {
         // The data writes of this slice are in the same MULTI/EXEC: the sink must stop.
-        report.end = SliceEnd::Fatal(error);
+        report.end = SliceEnd::Stopped {
+            at: report.consumed,
+            error: Error::State(error.to_string()),
+        };
     }
     report
-}
-
-/// A command Redis refused: which one, and the error reply (which starts with its code).
-struct Refusal {
-    command: &'static str,
-    reply: String,
 }
 
 fn call(
@@ -171,10 +165,9 @@ fn call(
     args: &[&[u8]],
 ) -> Result<(), Refusal> {
     let reply: CallResult = ctx.call_ext(command, options, args);
-    reply.map(|_| ()).map_err(|e| Refusal {
-        command,
-        reply: e.to_utf8_string().unwrap_or_default(),
-    })
+    reply
+        .map(|_| ())
+        .map_err(|e| Refusal::new(command, e.to_utf8_string().unwrap_or_default()))
 }
 
 /// Runs one record's write, then its EXPIRE; both land in the slice's MULTI/EXEC. Ok(Some)
@@ -183,7 +176,7 @@ fn execute(
     ctx: &Context,
     options: &CallOptions,
     mapped: &Mapped,
-) -> Result<Option<String>, Refusal> {
+) -> Result<Option<Refusal>, Refusal> {
     let Some((command, args)) = mapped.write.command() else {
         return Ok(None);
     };
@@ -191,7 +184,7 @@ fn execute(
     if let (Some(ttl), Some(key)) = (mapped.ttl, mapped.write.expiring_key()) {
         let seconds = ttl.to_string();
         if let Err(refusal) = call(ctx, options, "EXPIRE", &[key, seconds.as_bytes()]) {
-            return Ok(Some(format!("EXPIRE failed: {}", refusal.reply)));
+            return Ok(Some(refusal));
         }
     }
     Ok(None)
@@ -201,7 +194,7 @@ fn refresh_stored(
     ctx: &Context,
     offsets_key: &str,
     slots: &mut [PartitionSlot],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let fields: Vec<&str> = slots.iter().map(|s| s.field.as_str()).collect();
     let stored = offsets::read(ctx, offsets_key, &fields)?;
     for (slot, value) in slots.iter_mut().zip(stored) {
@@ -209,39 +202,4 @@ fn refresh_stored(
         slot.dirty = false;
     }
     Ok(())
-}
-
-/// Error replies that say "not now" rather than "never".
-pub fn is_temporary(reply: &str) -> bool {
-    [
-        "OOM",
-        "LOADING",
-        "BUSY",
-        "MASTERDOWN",
-        "TRYAGAIN",
-        "READONLY",
-    ]
-    .iter()
-    .any(|code| reply.starts_with(code))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_temporary;
-
-    #[test]
-    fn classifies_error_codes() {
-        assert!(is_temporary(
-            "OOM command not allowed when used memory > 'maxmemory'."
-        ));
-        assert!(is_temporary(
-            "LOADING Redis is loading the dataset in memory"
-        ));
-        assert!(!is_temporary(
-            "WRONGTYPE Operation against a key holding the wrong kind of value"
-        ));
-        assert!(!is_temporary("ERR new objects must be created at the root"));
-        assert!(is_temporary("BUSY Redis is busy running a script"));
-        assert!(!is_temporary("NOSCRIPT No matching script"));
-    }
 }

@@ -1,11 +1,11 @@
 //! The sink's rdkafka consumer context: on assignment it starts each partition at the offset
 //! stored in Redis (falling back to START), and it reports client errors to the bridge status.
 
-use crate::bridge::{Run, State};
-use crate::gil::Gil;
-use crate::kafka_log;
+use crate::kafka::log;
+use crate::lifecycle::{Run, State};
+use crate::runtime::gil::Gil;
 use crate::sink::shared::SinkShared;
-use crate::spec::StartFrom;
+use crate::spec::sink::StartFrom;
 use crate::store::keys::{offset_field, offsets_key};
 use crate::store::offsets;
 use parking_lot::Mutex;
@@ -138,7 +138,7 @@ impl SinkContext {
 
 impl ClientContext for SinkContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        kafka_log::forward(&self.name, level, fac, message);
+        log::forward(&self.name, level, fac, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

@@ -1,4 +1,8 @@
+//! Kafka → Redis: a worker per task polls records, maps each to a Redis write and applies
+//! slices of them under the module lock together with their offsets.
+
 pub mod apply;
 pub mod context;
+pub mod mapping;
 pub mod shared;
 pub mod worker;

@@ -1,7 +1,7 @@
 //! State a sink's workers share with the command handlers: counters and per-partition progress
 //! that outlive PAUSE/RESUME, plus the stop flag of the current run. No Redis access here.
 
-use crate::bridge::{add, Lifecycle, Run, State};
+use crate::lifecycle::{add, Lifecycle, Run, State};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -58,7 +58,7 @@ impl SinkShared {
     }
 
     /// A record the sink cannot apply under ON-ERROR FAIL.
-    pub fn fail(&self, run: &Run, message: String) {
+    pub fn fail(&self, run: &Run, message: impl std::fmt::Display) {
         add(&self.counters.errors, 1);
         self.life.fail(run, message);
     }

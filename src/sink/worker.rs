@@ -2,16 +2,18 @@
 //! bounded slices under the lock, handles records that cannot be applied by the sink's ON-ERROR
 //! policy, then tells Kafka how far it got.
 
-use crate::bridge::{add, Run, State};
+use crate::error::Error;
+use crate::kafka::config;
 use crate::kafka::dead_letters::{DeadLetters, Letter};
-use crate::kafka_config;
-use crate::mapping::{Mapped, Mapper};
-use crate::record::{Record, TTL_HEADER};
+use crate::lifecycle::{add, Run, State};
 use crate::settings;
 use crate::sink::apply::{apply_slice, Limits, PartitionSlot, Pending, SliceEnd};
 use crate::sink::context::SinkContext;
+use crate::sink::mapping::{Mapped, Mapper};
 use crate::sink::shared::SinkShared;
-use crate::spec::{OnError, SinkSpec};
+use crate::spec::options::OnError;
+use crate::spec::record::{Record, TTL_HEADER};
+use crate::spec::sink::SinkSpec;
 use crate::store::keys::{offset_field, offsets_key};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -45,7 +47,7 @@ pub fn run(spec: Arc<SinkSpec>, shared: Arc<SinkShared>, run: Arc<Run>, task: us
         shared.fail(&run, "cannot get a thread-safe Redis context".to_string());
         return;
     };
-    let config = kafka_config::sink_consumer_config(&spec, &shared.brokers, task);
+    let config = config::sink_consumer(&spec, &shared.brokers, task);
     let consumer: BaseConsumer<SinkContext> = match config.create_with_context(context) {
         Ok(consumer) => consumer,
         Err(e) => {
@@ -118,7 +120,7 @@ impl<'a> Worker<'a> {
 
     fn run(&mut self) {
         while !self.run.stopping() {
-            crate::commands::debug::maybe_panic_worker(&self.spec.name);
+            crate::runtime::faults::maybe_panic_worker(&self.spec.name);
             self.poll_batch();
             if let Some(fatal) = self.consumer.context().take_fatal() {
                 self.shared.fail(self.run, fatal);
@@ -253,7 +255,7 @@ impl<'a> Worker<'a> {
             self.publish_progress();
             match report.end {
                 SliceEnd::Limit => backoff = Duration::from_millis(10),
-                SliceEnd::Temporary(error) => {
+                SliceEnd::Stopped { error, .. } if error.is_temporary() => {
                     self.shared
                         .life
                         .set_last_error(format!("Redis refused a write, retrying: {error}"));
@@ -262,14 +264,17 @@ impl<'a> Worker<'a> {
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
-                SliceEnd::Failed { at, error } => {
-                    if !self.handle_failure(start - report.consumed + at, error) {
+                SliceEnd::Stopped {
+                    error: error @ (Error::State(_) | Error::Internal(_)),
+                    ..
+                } => {
+                    self.shared.fail(self.run, error.to_string());
+                    return BatchEnd::Stop;
+                }
+                SliceEnd::Stopped { at, error } => {
+                    if !self.handle_failure(start - report.consumed + at, error.to_string()) {
                         return BatchEnd::Stop;
                     }
-                }
-                SliceEnd::Fatal(error) => {
-                    self.shared.fail(self.run, error);
-                    return BatchEnd::Stop;
                 }
             }
         }
@@ -324,7 +329,7 @@ impl<'a> Worker<'a> {
         true
     }
 
-    fn send_dead_letter(&mut self, index: usize, topic: &str, error: &str) -> Result<(), String> {
+    fn send_dead_letter(&mut self, index: usize, topic: &str, error: &str) -> Result<(), Error> {
         if self.dead_letters.is_none() {
             self.dead_letters = Some(DeadLetters::new(
                 &self.spec.name,
@@ -336,7 +341,7 @@ impl<'a> Worker<'a> {
         let (Some(dead_letters), Some(original)) =
             (self.dead_letters.as_ref(), self.originals.get(index))
         else {
-            return Err("original record not kept".to_string());
+            return Err(Error::Internal("original record not kept".to_string()));
         };
         let pending = &self.batch[index];
         let slot = &self.slots[pending.partition];

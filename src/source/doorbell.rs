@@ -2,7 +2,7 @@
 //! stream dirty and wakes the source's worker. Nothing here reads or writes Redis or talks to
 //! Kafka, so Redis's call stack stays short.
 
-use crate::glob::glob_match;
+use crate::spec::glob::glob_match;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 use redis_module::{Context, ContextFlags, NotifyEvent};
@@ -65,7 +65,7 @@ pub fn remove(doorbell: &Arc<Doorbell>) {
 /// Keyspace callback for stream events. Runs inside Redis's call stack (the main thread, or a
 /// sink worker holding the lock when the sink XADDs), so it only marks and rings.
 pub fn on_stream_event(ctx: &Context, _event_type: NotifyEvent, event: &str, key: &[u8]) {
-    crate::module::panic::catch_and_log("keyspace callback", || ring(ctx, event, key));
+    crate::runtime::panic::catch_and_log("keyspace callback", || ring(ctx, event, key));
 }
 
 fn ring(ctx: &Context, event: &str, key: &[u8]) {

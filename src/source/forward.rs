@@ -2,10 +2,11 @@
 //! delivery reports come back as (sequence, outcome) for the worker to match against what it
 //! has in flight, so reading, producing and checkpointing overlap.
 
+use crate::error::Error;
+use crate::kafka::config;
 use crate::kafka::delivery::is_permanent;
-use crate::kafka_config;
-use crate::kafka_log;
-use crate::source_record::OutRecord;
+use crate::kafka::log;
+use crate::source::record::OutRecord;
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -44,7 +45,7 @@ pub struct Acks {
 
 impl ClientContext for Acks {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        kafka_log::forward(&self.bridge, level, fac, message);
+        log::forward(&self.bridge, level, fac, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -79,29 +80,17 @@ impl Forwarder {
     pub fn new(
         bridge: &str,
         brokers: &str,
-        config: &[(String, String)],
+        user_config: &[(String, String)],
         on_error: ErrorSink,
-    ) -> Result<Forwarder, String> {
+    ) -> Result<Forwarder, Error> {
         let acks = Acks {
             bridge: bridge.to_string(),
             on_error,
             reports: Mutex::new(Vec::new()),
         };
-        let mut producer_config = kafka_config::producer_config(brokers, &[]);
-        producer_config
-            .set(
-                "client.id",
-                format!("{}-{bridge}", crate::settings::client_id_prefix()),
-            )
-            .set("linger.ms", "5")
-            .set("batch.num.messages", "10000")
-            .set("message.timeout.ms", "60000");
-        for (property, value) in config {
-            producer_config.set(property, value);
-        }
-        let producer = producer_config
+        let producer = config::source_producer(bridge, brokers, user_config)
             .create_with_context(acks)
-            .map_err(|e| format!("creating producer: {e}"))?;
+            .map_err(|e| Error::Kafka(format!("creating producer: {e}")))?;
         Ok(Forwarder { producer })
     }
 

@@ -1,7 +1,7 @@
 //! What a source's worker shares with the command handlers: counters, per-stream progress and
 //! the bridge lifecycle. No Redis access here.
 
-use crate::bridge::Lifecycle;
+use crate::lifecycle::Lifecycle;
 use crate::source::doorbell::Doorbell;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;

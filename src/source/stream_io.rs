@@ -1,7 +1,8 @@
 //! Reads a source makes under the Redis lock: finding matching streams and reading entries
 //! after a checkpoint (checkpoints themselves are in `store::checkpoints`).
 
-use crate::source_spec::parse_stream_id;
+use crate::error::{Error, Refusal};
+use crate::spec::source::parse_stream_id;
 use redis_module::{raw, CallOptions, CallReply, CallResult, Context, KeyType};
 
 pub struct Entry {
@@ -25,14 +26,6 @@ impl Entry {
 pub struct Read {
     pub entries: Vec<Entry>,
     pub more: bool,
-}
-
-pub enum ReadError {
-    /// The key exists but is not a stream.
-    WrongType,
-    Other(String),
-    /// The source's own state cannot be read: it stops.
-    Fatal(String),
 }
 
 fn error_text(e: redis_module::ErrorReply<'_>) -> String {
@@ -59,7 +52,7 @@ pub fn scan_streams(
     options: &CallOptions,
     cursor: &str,
     glob: &str,
-) -> Result<ScanStep, String> {
+) -> Result<ScanStep, Error> {
     let args: [&str; 5] = [cursor, "MATCH", glob, "COUNT", "200"];
     let reply: CallResult = ctx.call_ext("SCAN", options, &args[..]);
     match reply {
@@ -68,7 +61,7 @@ pub fn scan_streams(
                 .get(0)
                 .and_then(|c| bytes(&c))
                 .map(|c| String::from_utf8_lossy(&c).to_string())
-                .ok_or("SCAN returned no cursor")?;
+                .ok_or(Error::State("SCAN returned no cursor".to_string()))?;
             let keys: Vec<Vec<u8>> = match parts.get(1) {
                 Some(Ok(CallReply::Array(keys))) => keys.iter().filter_map(|k| bytes(&k)).collect(),
                 _ => Vec::new(),
@@ -87,8 +80,8 @@ pub fn scan_streams(
             }
             Ok(step)
         }
-        Ok(_) => Err("unexpected SCAN reply".to_string()),
-        Err(e) => Err(format!("SCAN failed: {}", error_text(e))),
+        Ok(_) => Err(Error::State("unexpected SCAN reply".to_string())),
+        Err(e) => Err(Error::State(format!("SCAN failed: {}", error_text(e)))),
     }
 }
 
@@ -110,9 +103,9 @@ pub fn read_entries(
     inclusive: bool,
     count: usize,
     max_bytes: usize,
-) -> Result<Read, ReadError> {
+) -> Result<Read, Error> {
     let (ms, seq) = parse_stream_id(start)
-        .ok_or_else(|| ReadError::Other(format!("bad stream ID '{start}'")))?;
+        .ok_or_else(|| Error::Internal(format!("bad stream ID '{start}'")))?;
     let key = ctx.open_key(&ctx.create_string(stream));
     let mut read = Read {
         entries: Vec::new(),
@@ -121,7 +114,12 @@ pub fn read_entries(
     match key.key_type() {
         KeyType::Empty => return Ok(read),
         KeyType::Stream => {}
-        _ => return Err(ReadError::WrongType),
+        _ => {
+            return Err(Error::Refused(Refusal::new(
+                "reading a stream",
+                "WRONGTYPE the key is not a stream",
+            )))
+        }
     }
     if count == 0 {
         read.more = true;
@@ -130,7 +128,7 @@ pub fn read_entries(
     let from = raw::RedisModuleStreamID { ms, seq };
     let records = key
         .get_stream_range_iterator(Some(from), None, !inclusive, false)
-        .map_err(|e| ReadError::Other(format!("reading stream: {e}")))?;
+        .map_err(|e| Error::Internal(format!("reading stream: {e}")))?;
     let mut bytes = 0;
     for record in records {
         let entry = Entry {

@@ -2,7 +2,8 @@
 //! A broker that refuses (no CreateTopics, no permission) leaves the error in STATUS; producing
 //! is still tried, for brokers that create topics on first use.
 
-use crate::embedded;
+use crate::error::Error;
+use crate::kafka::embedded;
 use crate::kafka::wait::interruptible;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -57,7 +58,7 @@ impl TopicMaker {
         topic: &str,
         exists: impl FnOnce(&str) -> bool,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         if self.known.contains(topic) {
             return Ok(());
         }
@@ -78,7 +79,7 @@ impl TopicMaker {
             return Ok(());
         }
         let Some(admin) = &self.admin else {
-            return Err("no admin client".to_string());
+            return Err(Error::Kafka("no admin client".to_string()));
         };
         let new_topic = NewTopic::new(
             topic,
@@ -94,15 +95,19 @@ impl TopicMaker {
             Duration::from_secs(15),
         ) else {
             self.unanswered.insert(topic.to_string(), Instant::now());
-            return Err(format!("creating topic {topic}: no answer from the broker"));
+            return Err(Error::Kafka(format!(
+                "creating topic {topic}: no answer from the broker"
+            )));
         };
         let outcome = match result {
             Ok(results) => match results.into_iter().next() {
                 Some(Ok(_)) | None => Ok(()),
                 Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
-                Some(Err((_, code))) => Err(format!("creating topic {topic}: {code}")),
+                Some(Err((_, code))) => {
+                    Err(Error::Kafka(format!("creating topic {topic}: {code}")))
+                }
             },
-            Err(e) => Err(format!("creating topic {topic}: {e}")),
+            Err(e) => Err(Error::Kafka(format!("creating topic {topic}: {e}"))),
         };
         // Asked once per topic per run either way: a refusal is not retried on every batch.
         self.known.insert(topic.to_string());

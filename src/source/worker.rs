@@ -8,17 +8,18 @@
 //! refuses for good (too large, not authorized), follows the source's ON-ERROR policy, like a
 //! sink's record; outages are retried for as long as they last.
 
-use crate::bridge::{add, Run, State};
-use crate::gil::{Gil, GilGuard};
+use crate::error::{Code, Error};
 use crate::kafka::dead_letters::{DeadLetters, Letter};
+use crate::lifecycle::{add, Run, State};
+use crate::runtime::gil::{Gil, GilGuard};
 use crate::settings;
 use crate::source::forward::{Failure, Forwarder, Sent};
+use crate::source::record::{entry_json, map_entry, ID_HEADER, STREAM_HEADER};
 use crate::source::shared::{SourceShared, StreamProgress};
-use crate::source::stream_io::{self, Entry, Read, ReadError};
+use crate::source::stream_io::{self, Entry, Read};
 use crate::source::topics::TopicMaker;
-use crate::source_record::{entry_json, map_entry, ID_HEADER, STREAM_HEADER};
-use crate::source_spec::SourceSpec;
-use crate::spec::OnError;
+use crate::spec::options::OnError;
+use crate::spec::source::SourceSpec;
 use crate::store::checkpoints;
 use crate::store::keys::checkpoints_key;
 use redis_module::{CallOptions, CallOptionsBuilder, Context, ContextFlags};
@@ -250,7 +251,7 @@ impl<'a> SourceWorker<'a> {
             if self.run.stopping() {
                 return;
             }
-            crate::commands::debug::maybe_panic_worker(&self.spec.name);
+            crate::runtime::faults::maybe_panic_worker(&self.spec.name);
             let draining = self.run.ending();
             if draining && self.in_flight == 0 {
                 self.commit();
@@ -327,7 +328,7 @@ impl<'a> SourceWorker<'a> {
             if let Err(e) = &mapped {
                 // Settled by the ON-ERROR policy, in stream order, like a refused delivery.
                 let failure = Failure {
-                    message: e.clone(),
+                    message: e.to_string(),
                     permanent: true,
                 };
                 self.outcomes.insert(sequence, Resolution::Failed(failure));
@@ -408,7 +409,7 @@ impl<'a> SourceWorker<'a> {
                         entries.push((stream.clone(), entry));
                     }
                 }
-                Err(ReadError::WrongType) => {
+                Err(Error::Refused(refusal)) if refusal.code == Code::WrongType => {
                     add(&self.shared.counters.ignored, 1);
                     self.queued.remove(&stream);
                     if self
@@ -420,13 +421,13 @@ impl<'a> SourceWorker<'a> {
                         self.shared.forget(&stream);
                     }
                 }
-                Err(ReadError::Other(e)) => {
-                    self.shared.life.set_last_error(e);
-                    self.dirty.push_back(stream);
-                }
-                Err(ReadError::Fatal(e)) => {
-                    self.shared.life.fail(self.run, e);
+                Err(error @ Error::State(_)) => {
+                    self.shared.life.fail(self.run, error);
                     return None;
+                }
+                Err(error) => {
+                    self.shared.life.set_last_error(error);
+                    self.dirty.push_back(stream);
                 }
             }
         }
@@ -440,11 +441,10 @@ impl<'a> SourceWorker<'a> {
         stream: &[u8],
         want: usize,
         max_bytes: usize,
-    ) -> Result<Read, ReadError> {
+    ) -> Result<Read, Error> {
         let state = self.streams.entry(stream.to_vec()).or_default();
         if !state.loaded {
-            state.checkpoint =
-                checkpoints::read(ctx, &self.checkpoints_key, stream).map_err(ReadError::Fatal)?;
+            state.checkpoint = checkpoints::read(ctx, &self.checkpoints_key, stream)?;
             state.acked = state.checkpoint.clone();
             state.read_position = state.checkpoint.clone();
             state.loaded = true;

@@ -3,8 +3,9 @@
 //! from a dataset written while the module was absent, so names, types and sizes are checked
 //! and a broken definition is returned as the reason it is broken, never a crash or a stall.
 
-use crate::args::check_kafka_name;
-use crate::module::text::quoted;
+use crate::error::Error;
+use crate::runtime::text::quoted;
+use crate::spec::args::check_kafka_name;
 use crate::store::keys::{definition_key, INDEX_KEY};
 use crate::store::keyspace::{Key, KeyKind};
 use crate::store::write::{commit, Change};
@@ -53,31 +54,33 @@ impl Definition {
         ]
     }
 
-    pub fn from_fields(fields: &HashMap<&str, Vec<u8>>) -> Result<Definition, String> {
+    pub fn from_fields(fields: &HashMap<&str, Vec<u8>>) -> Result<Definition, Error> {
         let field = |name: &str| {
             fields
                 .get(name)
-                .ok_or_else(|| format!("definition has no field '{name}'"))
+                .ok_or_else(|| Error::State(format!("definition has no field '{name}'")))
         };
         let kind = match field("kind")?.as_slice() {
             b"sink" => Kind::Sink,
             b"source" => Kind::Source,
-            other => return Err(format!("unknown kind {}", quoted(other))),
+            other => return Err(Error::State(format!("unknown kind {}", quoted(other)))),
         };
         let args = field("args")?;
         if args.len() > MAX_ARGS_BYTES {
-            return Err(format!(
+            return Err(Error::State(format!(
                 "args is {} bytes, more than {MAX_ARGS_BYTES}",
                 args.len()
-            ));
+            )));
         }
         let args: Vec<String> = serde_json::from_slice(args)
-            .map_err(|e| format!("args is not a JSON array of strings: {e}"))?;
+            .map_err(|e| Error::State(format!("args is not a JSON array of strings: {e}")))?;
         let created_ms = match fields.get("created_ms") {
             Some(text) => std::str::from_utf8(text)
                 .ok()
                 .and_then(|t| t.parse().ok())
-                .ok_or_else(|| format!("created_ms is not a number: {}", quoted(text)))?,
+                .ok_or_else(|| {
+                    Error::State(format!("created_ms is not a number: {}", quoted(text)))
+                })?,
             None => 0,
         };
         let paused = fields.get("paused").is_some_and(|p| p == b"1");
@@ -107,7 +110,7 @@ pub fn in_db0<T>(ctx: &Context, f: impl FnOnce() -> T) -> T {
     result
 }
 
-pub fn save(ctx: &Context, name: &str, definition: &Definition) -> Result<(), String> {
+pub fn save(ctx: &Context, name: &str, definition: &Definition) -> Result<(), Error> {
     let pairs = definition
         .fields()
         .into_iter()
@@ -131,7 +134,7 @@ pub fn save(ctx: &Context, name: &str, definition: &Definition) -> Result<(), St
     })
 }
 
-pub fn set_paused(ctx: &Context, name: &str, paused: bool) -> Result<(), String> {
+pub fn set_paused(ctx: &Context, name: &str, paused: bool) -> Result<(), Error> {
     let value: &[u8] = if paused { b"1" } else { b"0" };
     in_db0(ctx, || {
         commit(
@@ -145,7 +148,7 @@ pub fn set_paused(ctx: &Context, name: &str, paused: bool) -> Result<(), String>
 }
 
 /// Removes the definition and, when given, the bridge's progress key (offsets, checkpoints).
-pub fn remove(ctx: &Context, name: &[u8], progress_key: Option<&str>) -> Result<(), String> {
+pub fn remove(ctx: &Context, name: &[u8], progress_key: Option<&str>) -> Result<(), Error> {
     let mut definition_key = b"__kafka:bridge:".to_vec();
     definition_key.extend_from_slice(name);
     in_db0(ctx, || {
@@ -176,7 +179,7 @@ pub fn remove(ctx: &Context, name: &[u8], progress_key: Option<&str>) -> Result<
 
 /// A stored bridge: its name (as stored, possibly not valid text) and its definition, or why
 /// the definition cannot be used.
-pub type Stored = (Vec<u8>, Result<Definition, String>);
+pub type Stored = (Vec<u8>, Result<Definition, Error>);
 
 /// What the dataset holds: up to MAX_BRIDGES definitions, and how many names are stored.
 pub struct StoredBridges {
@@ -185,10 +188,10 @@ pub struct StoredBridges {
 }
 
 /// Every stored definition, read with the key API (bounded, no commands run).
-pub fn load_all(ctx: &Context) -> Result<StoredBridges, String> {
+pub fn load_all(ctx: &Context) -> Result<StoredBridges, Error> {
     in_db0(ctx, || {
         let Some(index) = Key::open(ctx, INDEX_KEY.as_bytes(), false) else {
-            return Err(format!("cannot open {INDEX_KEY}"));
+            return Err(Error::State(format!("cannot open {INDEX_KEY}")));
         };
         match index.kind() {
             KeyKind::Empty => {
@@ -198,7 +201,7 @@ pub fn load_all(ctx: &Context) -> Result<StoredBridges, String> {
                 })
             }
             KeyKind::Set => {}
-            _ => return Err(format!("{INDEX_KEY} is not a set")),
+            _ => return Err(Error::State(format!("{INDEX_KEY} is not a set"))),
         }
         let total = index.len();
         let names = index.scan(MAX_BRIDGES);
@@ -214,14 +217,15 @@ pub fn load_all(ctx: &Context) -> Result<StoredBridges, String> {
     })
 }
 
-fn load_one(ctx: &Context, name: &[u8]) -> Result<Definition, String> {
-    let text = std::str::from_utf8(name).map_err(|_| "the name is not UTF-8 text".to_string())?;
-    check_kafka_name("bridge name", text, 200).map_err(|e| e.0)?;
+fn load_one(ctx: &Context, name: &[u8]) -> Result<Definition, Error> {
+    let text = std::str::from_utf8(name)
+        .map_err(|_| Error::State("the name is not UTF-8 text".to_string()))?;
+    check_kafka_name("bridge name", text, 200)?;
     let key_name = definition_key(text);
     let key = Key::open(ctx, key_name.as_bytes(), false)
-        .ok_or_else(|| format!("cannot open {key_name}"))?;
+        .ok_or_else(|| Error::State(format!("cannot open {key_name}")))?;
     if key.kind() != KeyKind::Hash {
-        return Err(format!("{key_name} is missing or not a hash"));
+        return Err(Error::State(format!("{key_name} is missing or not a hash")));
     }
     let mut fields = HashMap::new();
     for field in ["kind", "args", "created_ms", "paused"] {

@@ -8,7 +8,7 @@
 //! The module's own state writes use the key API, which commands filters never see, and are
 //! replicated as `KAFKA._STATE`, which only the replication link and AOF loading may run.
 
-use crate::module::panic::catch_and_log;
+use crate::runtime::panic::catch_and_log;
 use crate::store::keys::is_reserved;
 use redis_module::raw;
 use std::cell::Cell;
@@ -102,7 +102,7 @@ fn writes_reserved_key(argv: &mut [*mut raw::RedisModuleString]) -> bool {
     let mut flags: *mut c_int = ptr::null_mut();
     let positions = unsafe {
         get_keys(
-            crate::module::context::detached(),
+            crate::runtime::context::detached(),
             argv.as_mut_ptr(),
             argv.len() as c_int,
             &mut num_keys,

@@ -3,6 +3,7 @@
 //! and AOF replay apply with the same code. Clients cannot write these keys (see `guard`), so
 //! this is the only way state changes.
 
+use crate::error::Error;
 use crate::store::guard;
 use crate::store::keys::is_reserved;
 use crate::store::keyspace::{Key, KeyKind};
@@ -66,16 +67,22 @@ impl Change {
     }
 
     /// Parses `KAFKA._STATE` arguments (after the command name).
-    pub fn decode(args: &[Vec<u8>]) -> Result<Change, String> {
-        let (op, rest) = args.split_first().ok_or("missing operation")?;
-        let (key, rest) = rest.split_first().ok_or("missing key")?;
+    pub fn decode(args: &[Vec<u8>]) -> Result<Change, Error> {
+        let (op, rest) = args
+            .split_first()
+            .ok_or(Error::State("missing operation".to_string()))?;
+        let (key, rest) = rest
+            .split_first()
+            .ok_or(Error::State("missing key".to_string()))?;
         if !is_reserved(key) {
-            return Err("key outside the module's namespace".to_string());
+            return Err(Error::State(
+                "key outside the module's namespace".to_string(),
+            ));
         }
         let key = key.clone();
         let one = |rest: &[Vec<u8>]| match rest {
             [member] => Ok(member.clone()),
-            _ => Err("expected exactly one member".to_string()),
+            _ => Err(Error::State("expected exactly one member".to_string())),
         };
         Ok(match op.to_ascii_uppercase().as_slice() {
             b"HSET" if !rest.is_empty() && rest.len() % 2 == 0 => Change::HashSet {
@@ -98,20 +105,25 @@ impl Change {
                 member: one(rest)?,
             },
             b"DEL" if rest.is_empty() => Change::Delete { key },
-            _ => return Err("unknown operation or wrong number of arguments".to_string()),
+            _ => {
+                return Err(Error::State(
+                    "unknown operation or wrong number of arguments".to_string(),
+                ))
+            }
         })
     }
 }
 
 /// Applies a change here only (replicas and AOF replay use this).
-pub fn apply(ctx: &Context, change: &Change) -> Result<(), String> {
+pub fn apply(ctx: &Context, change: &Change) -> Result<(), Error> {
     let key_name = String::from_utf8_lossy(change.key()).to_string();
-    let refused = |what: &str| Err(format!("{what} {key_name} failed"));
+    let refused = |what: &str| Err(Error::State(format!("{what} {key_name} failed")));
     match change {
         Change::HashSet { key, pairs } => {
-            let key = Key::open(ctx, key, true).ok_or_else(|| format!("cannot open {key_name}"))?;
+            let key = Key::open(ctx, key, true)
+                .ok_or_else(|| Error::State(format!("cannot open {key_name}")))?;
             if !matches!(key.kind(), KeyKind::Hash | KeyKind::Empty) {
-                return Err(format!("{key_name} is not a hash"));
+                return Err(Error::State(format!("{key_name} is not a hash")));
             }
             for (field, value) in pairs {
                 if !key.hash_put(field, Some(value)) {
@@ -121,7 +133,8 @@ pub fn apply(ctx: &Context, change: &Change) -> Result<(), String> {
             Ok(())
         }
         Change::HashDelete { key, fields } => {
-            let key = Key::open(ctx, key, true).ok_or_else(|| format!("cannot open {key_name}"))?;
+            let key = Key::open(ctx, key, true)
+                .ok_or_else(|| Error::State(format!("cannot open {key_name}")))?;
             match key.kind() {
                 KeyKind::Empty => Ok(()),
                 KeyKind::Hash => {
@@ -132,11 +145,12 @@ pub fn apply(ctx: &Context, change: &Change) -> Result<(), String> {
                     }
                     Ok(())
                 }
-                _ => Err(format!("{key_name} is not a hash")),
+                _ => Err(Error::State(format!("{key_name} is not a hash"))),
             }
         }
         Change::Delete { key } => {
-            let key = Key::open(ctx, key, true).ok_or_else(|| format!("cannot open {key_name}"))?;
+            let key = Key::open(ctx, key, true)
+                .ok_or_else(|| Error::State(format!("cannot open {key_name}")))?;
             if key.kind() == KeyKind::Empty || key.delete() {
                 Ok(())
             } else {
@@ -149,21 +163,21 @@ pub fn apply(ctx: &Context, change: &Change) -> Result<(), String> {
     }
 }
 
-fn set_command(ctx: &Context, command: &str, key: &[u8], member: &[u8]) -> Result<(), String> {
+fn set_command(ctx: &Context, command: &str, key: &[u8], member: &[u8]) -> Result<(), Error> {
     let options = CallOptionsBuilder::new().errors_as_replies().build();
     let reply: CallResult =
         guard::as_module(|| ctx.call_ext(command, &options, &[key, member][..]));
     reply.map(|_| ()).map_err(|e| {
-        format!(
+        Error::State(format!(
             "{command} {} failed: {}",
             String::from_utf8_lossy(key),
             e.to_utf8_string().unwrap_or_default()
-        )
+        ))
     })
 }
 
 /// Sets fields of a state hash (offsets, checkpoints) and replicates the change.
-pub fn set_fields(ctx: &Context, key: &str, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), String> {
+pub fn set_fields(ctx: &Context, key: &str, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), Error> {
     if pairs.is_empty() {
         return Ok(());
     }
@@ -178,7 +192,7 @@ pub fn set_fields(ctx: &Context, key: &str, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> R
 
 /// Applies a change and replicates it. The caller holds the lock; everything replicated
 /// under one hold reaches replicas and the AOF as one MULTI/EXEC.
-pub fn commit(ctx: &Context, change: &Change) -> Result<(), String> {
+pub fn commit(ctx: &Context, change: &Change) -> Result<(), Error> {
     apply(ctx, change)?;
     ctx.replicate(STATE_COMMAND, change.encode().as_slice());
     Ok(())

@@ -1,0 +1,12 @@
+//! How the module talks to Redis safely, used by every entry point: text Redis APIs accept,
+//! logging, replies, the panic boundary, blocked clients, the module's own context, the module
+//! lock and the faults KAFKA.DEBUG injects.
+
+pub mod blocked;
+pub mod context;
+pub mod faults;
+pub mod gil;
+pub mod log;
+pub mod panic;
+pub mod reply;
+pub mod text;

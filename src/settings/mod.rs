@@ -1,0 +1,154 @@
+//! Module configuration (`kafka.*`): each setting is declared once below, with its default and
+//! bounds beside the value, and listed once in `ALL`. `register` makes them Redis configs
+//! (redis.conf, CONFIG GET/SET); `module_args` reads `loadmodule` arguments with the same
+//! parsers.
+
+pub mod module_args;
+pub mod register;
+pub mod values;
+
+use crate::error::Error;
+use crate::spec::options::parse_brokers;
+use std::time::Duration;
+use values::{Choice, Flag, Number, Text};
+
+/// `kafka.brokers`: the default bootstrap list, checked like BROKERS.
+pub static BROKERS: Text = Text::new("", check_brokers);
+/// `kafka.client-id`: prefix of the client.id of every Kafka client the module creates.
+pub static CLIENT_ID: Text = Text::new(DEFAULT_CLIENT_ID, check_client_id);
+const DEFAULT_CLIENT_ID: &str = "redis-kafka";
+/// `kafka.embedded-broker`: start librdkafka's mock cluster when no brokers are given.
+pub static EMBEDDED_BROKER: Flag = Flag::new(false);
+/// `kafka.slice-max-records`: records a sink writes per hold of the lock.
+pub static SLICE_MAX_RECORDS: Number = Number::new(500, 1, 1_000_000);
+/// `kafka.slice-max-micros`: time a worker holds the lock per slice.
+pub static SLICE_MAX_MICROS: Number = Number::new(1000, 10, 1_000_000);
+/// `kafka.slice-max-bytes`: bytes a sink writes per hold of the lock (one bigger record still
+/// goes through alone).
+pub static SLICE_MAX_BYTES: Number = Number::bytes(4 << 20, 64 << 10, 1 << 30);
+/// `kafka.sink-batch-max-bytes`: bytes of polled records (and their DLQ copies) a sink task
+/// holds at once.
+pub static SINK_BATCH_MAX_BYTES: Number = Number::bytes(64 << 20, 1 << 20, 4 << 30);
+/// `kafka.source-inflight-max-bytes`: bytes of entries a source has read and Kafka has not
+/// acknowledged yet.
+pub static SOURCE_INFLIGHT_MAX_BYTES: Number = Number::bytes(64 << 20, 1 << 20, 4 << 30);
+/// `kafka.shutdown-timeout-ms`: longest SHUTDOWN and MODULE UNLOAD wait for workers and
+/// producers, in total.
+pub static SHUTDOWN_TIMEOUT_MS: Number = Number::new(5000, 100, 60_000);
+/// `kafka.debug-command`: KAFKA.DEBUG (fault injection for tests); settable only at load.
+pub static DEBUG_COMMAND: Flag = Flag::new(false);
+/// `kafka.log-level`: the most verbose librdkafka level forwarded to the Redis log (syslog
+/// numbering).
+pub static LOG_LEVEL: Choice = Choice::new(
+    4,
+    &[
+        ("error", 3),
+        ("warning", 4),
+        ("notice", 5),
+        ("info", 6),
+        ("debug", 7),
+    ],
+);
+
+/// How a setting's value is held.
+pub enum Value {
+    Number(&'static Number),
+    Flag(&'static Flag),
+    Text(&'static Text),
+    Choice(&'static Choice),
+}
+
+pub struct Setting {
+    /// The name after `kafka.`.
+    pub name: &'static str,
+    pub value: Value,
+    /// Settable only at load (redis.conf or loadmodule arguments), not by CONFIG SET.
+    pub immutable: bool,
+}
+
+const fn setting(name: &'static str, value: Value) -> Setting {
+    Setting {
+        name,
+        value,
+        immutable: false,
+    }
+}
+
+/// Every `kafka.*` setting.
+pub static ALL: [Setting; 11] = [
+    setting("brokers", Value::Text(&BROKERS)),
+    setting("client-id", Value::Text(&CLIENT_ID)),
+    setting("embedded-broker", Value::Flag(&EMBEDDED_BROKER)),
+    setting("slice-max-records", Value::Number(&SLICE_MAX_RECORDS)),
+    setting("slice-max-micros", Value::Number(&SLICE_MAX_MICROS)),
+    setting("slice-max-bytes", Value::Number(&SLICE_MAX_BYTES)),
+    setting("sink-batch-max-bytes", Value::Number(&SINK_BATCH_MAX_BYTES)),
+    setting(
+        "source-inflight-max-bytes",
+        Value::Number(&SOURCE_INFLIGHT_MAX_BYTES),
+    ),
+    setting("shutdown-timeout-ms", Value::Number(&SHUTDOWN_TIMEOUT_MS)),
+    Setting {
+        immutable: true,
+        ..setting("debug-command", Value::Flag(&DEBUG_COMMAND))
+    },
+    setting("log-level", Value::Choice(&LOG_LEVEL)),
+];
+
+fn check_brokers(text: &str) -> Result<String, Error> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    parse_brokers(text)
+}
+
+fn check_client_id(text: &str) -> Result<String, Error> {
+    Ok(text.trim().to_string())
+}
+
+pub fn default_brokers() -> Option<String> {
+    Some(BROKERS.get()).filter(|b| !b.is_empty())
+}
+
+pub fn client_id_prefix() -> String {
+    Some(CLIENT_ID.get())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| DEFAULT_CLIENT_ID.to_string())
+}
+
+pub fn embedded_broker_enabled() -> bool {
+    EMBEDDED_BROKER.get()
+}
+
+pub fn debug_command_enabled() -> bool {
+    DEBUG_COMMAND.get()
+}
+
+pub fn log_level_threshold() -> i32 {
+    LOG_LEVEL.get()
+}
+
+pub fn slice_max_records() -> usize {
+    SLICE_MAX_RECORDS.positive()
+}
+
+pub fn slice_max_time() -> Duration {
+    Duration::from_micros(SLICE_MAX_MICROS.positive() as u64)
+}
+
+pub fn slice_max_bytes() -> usize {
+    SLICE_MAX_BYTES.positive()
+}
+
+pub fn sink_batch_max_bytes() -> usize {
+    SINK_BATCH_MAX_BYTES.positive()
+}
+
+pub fn source_inflight_max_bytes() -> usize {
+    SOURCE_INFLIGHT_MAX_BYTES.positive()
+}
+
+pub fn shutdown_timeout() -> Duration {
+    Duration::from_millis(SHUTDOWN_TIMEOUT_MS.positive() as u64)
+}

@@ -1,0 +1,590 @@
+//! Pure mapping from one Kafka record to the Redis write that applies it.
+
+use crate::error::Error;
+use crate::spec::record::{Record, TTL_HEADER};
+use crate::spec::sink::{SinkSpec, SinkType, MAX_TTL_SECONDS};
+use crate::spec::template::{append_scalar, Template};
+use crate::store::keys::is_reserved;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Set {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        key: Vec<u8>,
+    },
+    HashSet {
+        key: Vec<u8>,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    JsonSet {
+        key: Vec<u8>,
+        document: Vec<u8>,
+    },
+    StreamAdd {
+        key: Vec<u8>,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    Push {
+        key: Vec<u8>,
+        member: Vec<u8>,
+        left: bool,
+    },
+    ListRemove {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    SetAdd {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    SetRemove {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    ZAdd {
+        key: Vec<u8>,
+        score: Vec<u8>,
+        member: Vec<u8>,
+    },
+    ZRemove {
+        key: Vec<u8>,
+        member: Vec<u8>,
+    },
+    TsAdd {
+        key: Vec<u8>,
+        timestamp: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// A tombstone for an append-only type: nothing to write, counted as skipped.
+    Skip,
+    /// Already dealt with by the error policy (skipped or sent to the DLQ): nothing to write.
+    Resolved,
+}
+
+impl Write {
+    /// The Redis command and its arguments.
+    pub fn command(&self) -> Option<(&'static str, Vec<&[u8]>)> {
+        Some(match self {
+            Write::Set { key, value } => ("SET", vec![key, value]),
+            Write::Delete { key } => ("DEL", vec![key]),
+            Write::HashSet { key, fields } => ("HSET", with_fields(key, None, fields)),
+            Write::JsonSet { key, document } => ("JSON.SET", vec![key, b"$", document]),
+            Write::StreamAdd { key, fields } => ("XADD", with_fields(key, Some(b"*"), fields)),
+            Write::Push { key, member, left } => {
+                (if *left { "LPUSH" } else { "RPUSH" }, vec![key, member])
+            }
+            Write::ListRemove { key, member } => ("LREM", vec![key, b"0", member]),
+            Write::SetAdd { key, member } => ("SADD", vec![key, member]),
+            Write::SetRemove { key, member } => ("SREM", vec![key, member]),
+            Write::ZAdd { key, score, member } => ("ZADD", vec![key, score, member]),
+            Write::ZRemove { key, member } => ("ZREM", vec![key, member]),
+            Write::TsAdd {
+                key,
+                timestamp,
+                value,
+            } => ("TS.ADD", vec![key, timestamp, value]),
+            Write::Skip | Write::Resolved => return None,
+        })
+    }
+
+    /// The key the write touches, if any.
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            Write::Set { key, .. }
+            | Write::Delete { key }
+            | Write::HashSet { key, .. }
+            | Write::JsonSet { key, .. }
+            | Write::StreamAdd { key, .. }
+            | Write::Push { key, .. }
+            | Write::ListRemove { key, .. }
+            | Write::SetAdd { key, .. }
+            | Write::SetRemove { key, .. }
+            | Write::ZAdd { key, .. }
+            | Write::ZRemove { key, .. }
+            | Write::TsAdd { key, .. } => Some(key),
+            Write::Skip | Write::Resolved => None,
+        }
+    }
+
+    /// The key a TTL applies to: only writes that add data, never removals.
+    pub fn expiring_key(&self) -> Option<&[u8]> {
+        match self {
+            Write::Set { key, .. }
+            | Write::HashSet { key, .. }
+            | Write::JsonSet { key, .. }
+            | Write::StreamAdd { key, .. }
+            | Write::Push { key, .. }
+            | Write::SetAdd { key, .. }
+            | Write::ZAdd { key, .. }
+            | Write::TsAdd { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+fn with_fields<'a>(
+    key: &'a [u8],
+    id: Option<&'a [u8]>,
+    fields: &'a [(Vec<u8>, Vec<u8>)],
+) -> Vec<&'a [u8]> {
+    let mut args = Vec::with_capacity(2 + fields.len() * 2);
+    args.push(key);
+    args.extend(id);
+    for (field, value) in fields {
+        args.push(field.as_slice());
+        args.push(value.as_slice());
+    }
+    args
+}
+
+/// One record's effect: the write and, when the key should expire, its TTL in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub write: Write,
+    pub ttl: Option<u64>,
+    /// Bytes of the write's arguments: what the record costs in a batch and in a slice.
+    pub bytes: usize,
+}
+
+impl Mapped {
+    pub fn resolved() -> Mapped {
+        Mapped {
+            write: Write::Resolved,
+            ttl: None,
+            bytes: 0,
+        }
+    }
+}
+
+/// How one sink turns records into writes.
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    sink_type: SinkType,
+    key: Template,
+    member: Template,
+    score: Template,
+    push_left: bool,
+    ttl: Option<u64>,
+}
+
+impl Mapper {
+    pub fn new(spec: &SinkSpec) -> Mapper {
+        Mapper {
+            sink_type: spec.sink_type,
+            key: spec.key.clone(),
+            member: spec.member.clone(),
+            score: spec.score.clone(),
+            push_left: spec.push_left,
+            ttl: spec.ttl,
+        }
+    }
+
+    fn needs_json(&self) -> bool {
+        let templates_need_json = self.key.needs_json()
+            || (self.sink_type.has_members() && self.member.needs_json())
+            || (self.sink_type == SinkType::Zset && self.score.needs_json());
+        templates_need_json || self.sink_type == SinkType::Stream || self.value_must_be_json()
+    }
+
+    fn value_must_be_json(&self) -> bool {
+        matches!(self.sink_type, SinkType::Hash | SinkType::Json)
+    }
+
+    pub fn map(&self, record: &Record<'_>) -> Result<Mapped, Error> {
+        let ttl = self.ttl_for(record)?;
+        let write = self.write_for(record)?;
+        if write.key().is_some_and(is_reserved) {
+            return Err(Error::Record(
+                "the rendered key is in the module's reserved namespace (__kafka:)".to_string(),
+            ));
+        }
+        let ttl = write.expiring_key().and(ttl);
+        let bytes = write
+            .command()
+            .map_or(0, |(_, args)| args.iter().map(|a| a.len()).sum());
+        Ok(Mapped { write, ttl, bytes })
+    }
+
+    fn ttl_for(&self, record: &Record<'_>) -> Result<Option<u64>, Error> {
+        let Some(header) = record.ttl_header else {
+            return Ok(self.ttl);
+        };
+        let seconds = std::str::from_utf8(header)
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .filter(|s| *s <= MAX_TTL_SECONDS)
+            .ok_or_else(|| {
+                Error::Record(format!(
+                    "header {TTL_HEADER} must be whole seconds from 0 to {MAX_TTL_SECONDS} ({} bytes given)",
+                    header.len()
+                ))
+            })?;
+        // 0 means "this record does not expire", overriding the sink's TTL.
+        Ok((seconds > 0).then_some(seconds))
+    }
+
+    fn write_for(&self, record: &Record<'_>) -> Result<Write, Error> {
+        let json = match record.value {
+            Some(bytes) if self.needs_json() => match serde_json::from_slice::<Value>(bytes) {
+                Ok(v) => Some(v),
+                Err(e) if self.value_must_be_json() => {
+                    return Err(Error::Record(format!("value is not JSON: {e}")))
+                }
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        let json = json.as_ref();
+        if record.value.is_none()
+            && matches!(self.sink_type, SinkType::Stream | SinkType::Timeseries)
+        {
+            return Ok(Write::Skip);
+        }
+        let key = self.key.render(record, json)?;
+        let member = || self.member.render(record, json);
+        let Some(value) = record.value else {
+            return Ok(match self.sink_type {
+                SinkType::List => Write::ListRemove {
+                    key,
+                    member: member()?,
+                },
+                SinkType::Set => Write::SetRemove {
+                    key,
+                    member: member()?,
+                },
+                SinkType::Zset => Write::ZRemove {
+                    key,
+                    member: member()?,
+                },
+                _ => Write::Delete { key },
+            });
+        };
+        Ok(match self.sink_type {
+            SinkType::String => Write::Set {
+                key,
+                value: value.to_vec(),
+            },
+            SinkType::Json => Write::JsonSet {
+                key,
+                document: value.to_vec(),
+            },
+            SinkType::Hash => match json {
+                Some(Value::Object(map)) if map.is_empty() => Write::Delete { key },
+                Some(Value::Object(map)) => Write::HashSet {
+                    key,
+                    fields: object_fields(map),
+                },
+                _ => return Err(Error::Record("HASH needs a JSON object value".to_string())),
+            },
+            SinkType::Stream => match json {
+                Some(Value::Object(map)) if map.is_empty() => {
+                    return Err(Error::Record(
+                        "STREAM needs a non-empty JSON object or a scalar".to_string(),
+                    ))
+                }
+                Some(Value::Object(map)) => Write::StreamAdd {
+                    key,
+                    fields: object_fields(map),
+                },
+                _ => Write::StreamAdd {
+                    key,
+                    fields: vec![(b"value".to_vec(), value.to_vec())],
+                },
+            },
+            SinkType::List => Write::Push {
+                key,
+                member: member()?,
+                left: self.push_left,
+            },
+            SinkType::Set => Write::SetAdd {
+                key,
+                member: member()?,
+            },
+            SinkType::Zset => Write::ZAdd {
+                key,
+                score: number(&self.score.render(record, json)?, "score")?,
+                member: member()?,
+            },
+            SinkType::Timeseries => Write::TsAdd {
+                key,
+                timestamp: record
+                    .timestamp
+                    .map_or_else(|| b"*".to_vec(), |ts| ts.to_string().into_bytes()),
+                value: number(value, "value")?,
+            },
+        })
+    }
+}
+
+/// Checks that `text` is a number Redis accepts and returns it trimmed.
+fn number(text: &[u8], what: &str) -> Result<Vec<u8>, Error> {
+    let trimmed = std::str::from_utf8(text).map(str::trim).unwrap_or("");
+    match trimmed.parse::<f64>() {
+        Ok(n) if !n.is_nan() => Ok(trimmed.as_bytes().to_vec()),
+        // Record content never goes into an error: errors travel in DLQ headers and replies.
+        _ => Err(Error::Record(format!(
+            "{what} is not a number ({} bytes)",
+            text.len()
+        ))),
+    }
+}
+
+fn object_fields(map: &serde_json::Map<String, Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    map.iter()
+        .map(|(field, value)| {
+            let mut text = Vec::new();
+            append_scalar(value, &mut text);
+            (field.as_bytes().to_vec(), text)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::args::Args;
+    use crate::spec::sink_parse::parse_sink_create;
+
+    fn rec<'a>(key: Option<&'a [u8]>, value: Option<&'a [u8]>) -> Record<'a> {
+        Record {
+            topic: "t",
+            partition: 0,
+            offset: 7,
+            timestamp: Some(1_700_000_000_123),
+            key,
+            value,
+            ttl_header: None,
+        }
+    }
+
+    fn mapper(options: &str) -> Mapper {
+        let line = format!("s TOPICS t {options}");
+        let items = line
+            .split_whitespace()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        Mapper::new(&parse_sink_create(Args::new(items)).unwrap())
+    }
+
+    fn write(m: &Mapper, r: Record<'_>) -> Write {
+        m.map(&r).unwrap().write
+    }
+
+    fn command(m: &Mapper, r: Record<'_>) -> (String, Vec<String>) {
+        let w = write(m, r);
+        let (name, args) = w.command().unwrap();
+        (
+            name.to_string(),
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).to_string())
+                .collect(),
+        )
+    }
+
+    fn cmd(name: &str, args: &[&str]) -> (String, Vec<String>) {
+        (
+            name.to_string(),
+            args.iter().map(|a| a.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn string_stores_raw_bytes() {
+        let w = write(&mapper(""), rec(Some(b"k"), Some(b"\x00not json\xff")));
+        assert_eq!(
+            w,
+            Write::Set {
+                key: b"t:k".to_vec(),
+                value: b"\x00not json\xff".to_vec()
+            }
+        );
+    }
+
+    #[test]
+    fn tombstone_deletes_key_for_keyed_types() {
+        for t in ["STRING", "HASH", "JSON"] {
+            let w = write(&mapper(&format!("TYPE {t}")), rec(Some(b"k"), None));
+            assert_eq!(
+                w,
+                Write::Delete {
+                    key: b"t:k".to_vec()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn tombstone_is_skipped_for_streams_and_timeseries() {
+        for t in ["STREAM", "TIMESERIES"] {
+            let w = write(&mapper(&format!("TYPE {t}")), rec(Some(b"k"), None));
+            assert_eq!(w, Write::Skip);
+            assert!(w.command().is_none());
+        }
+    }
+
+    #[test]
+    fn hash_flattens_object_scalars_and_keeps_nested_as_json() {
+        let v = br#"{"name":"ann","age":31,"vip":true,"tags":["a"],"addr":{"city":"x"},"n":null}"#;
+        let Write::HashSet { key, fields } =
+            write(&mapper("TYPE HASH KEY ${key}"), rec(Some(b"u1"), Some(v)))
+        else {
+            panic!("not a hash write")
+        };
+        assert_eq!(key, b"u1");
+        let text: Vec<(String, String)> = fields
+            .into_iter()
+            .map(|(f, v)| (String::from_utf8(f).unwrap(), String::from_utf8(v).unwrap()))
+            .collect();
+        for pair in [
+            ("name", "ann"),
+            ("age", "31"),
+            ("vip", "true"),
+            ("tags", r#"["a"]"#),
+            ("addr", r#"{"city":"x"}"#),
+            ("n", "null"),
+        ] {
+            assert!(text.contains(&(pair.0.into(), pair.1.into())), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn hash_rejects_non_objects() {
+        let m = mapper("TYPE HASH");
+        assert!(m
+            .map(&rec(Some(b"k"), Some(b"not json")))
+            .unwrap_err()
+            .contains("not JSON"));
+        assert!(m
+            .map(&rec(Some(b"k"), Some(b"[1,2]")))
+            .unwrap_err()
+            .contains("object"));
+    }
+
+    #[test]
+    fn json_requires_valid_json_and_uses_root_path() {
+        let m = mapper("TYPE JSON KEY pv:${value.userid}");
+        assert_eq!(
+            command(&m, rec(None, Some(br#"{"userid":1451}"#))),
+            cmd("JSON.SET", &["pv:1451", "$", r#"{"userid":1451}"#])
+        );
+        assert!(m.map(&rec(None, Some(b"{oops"))).is_err());
+    }
+
+    #[test]
+    fn stream_adds_object_fields_or_single_value_field() {
+        let m = mapper("TYPE STREAM");
+        assert_eq!(
+            command(&m, rec(None, Some(br#"{"a":1}"#))),
+            cmd("XADD", &["t", "*", "a", "1"])
+        );
+        assert_eq!(
+            command(&m, rec(None, Some(b"42"))),
+            cmd("XADD", &["t", "*", "value", "42"])
+        );
+        assert_eq!(
+            command(&m, rec(None, Some(b"plain text"))),
+            cmd("XADD", &["t", "*", "value", "plain text"])
+        );
+        assert!(m.map(&rec(None, Some(b"{}"))).is_err());
+    }
+
+    #[test]
+    fn list_pushes_member_and_tombstone_removes_it() {
+        let m = mapper("TYPE LIST");
+        assert_eq!(
+            command(&m, rec(Some(b"k1"), Some(b"x"))),
+            cmd("RPUSH", &["t", "k1"])
+        );
+        assert_eq!(
+            command(&m, rec(Some(b"k1"), None)),
+            cmd("LREM", &["t", "0", "k1"])
+        );
+        let left = mapper("TYPE LIST PUSH LEFT MEMBER ${value}");
+        assert_eq!(
+            command(&left, rec(Some(b"k1"), Some(b"x"))),
+            cmd("LPUSH", &["t", "x"])
+        );
+    }
+
+    #[test]
+    fn set_adds_and_removes_members() {
+        let m = mapper("TYPE SET KEY users");
+        assert_eq!(
+            command(&m, rec(Some(b"ann"), Some(b"1"))),
+            cmd("SADD", &["users", "ann"])
+        );
+        assert_eq!(
+            command(&m, rec(Some(b"ann"), None)),
+            cmd("SREM", &["users", "ann"])
+        );
+    }
+
+    #[test]
+    fn zset_scores_from_a_template_and_checks_numbers() {
+        let m = mapper("TYPE ZSET MEMBER ${value.user} SCORE ${value.points}");
+        assert_eq!(
+            command(
+                &m,
+                rec(Some(b"k"), Some(br#"{"user":"ann","points":12.5}"#))
+            ),
+            cmd("ZADD", &["t", "12.5", "ann"])
+        );
+        let err = m
+            .map(&rec(Some(b"k"), Some(br#"{"user":"ann","points":"lots"}"#)))
+            .unwrap_err();
+        assert!(err.contains("score is not a number"), "{err}");
+        let plain = mapper("TYPE ZSET");
+        assert_eq!(
+            command(&plain, rec(Some(b"m"), Some(b" 3 "))),
+            cmd("ZADD", &["t", "3", "m"])
+        );
+        assert_eq!(
+            command(&plain, rec(Some(b"m"), None)),
+            cmd("ZREM", &["t", "m"])
+        );
+    }
+
+    #[test]
+    fn timeseries_adds_value_at_record_timestamp() {
+        let m = mapper("TYPE TIMESERIES KEY ts:${key}");
+        assert_eq!(
+            command(&m, rec(Some(b"cpu"), Some(b"0.75"))),
+            cmd("TS.ADD", &["ts:cpu", "1700000000123", "0.75"])
+        );
+        assert!(m
+            .map(&rec(Some(b"cpu"), Some(b"hot")))
+            .unwrap_err()
+            .contains("value is not a number"));
+    }
+
+    #[test]
+    fn ttl_from_sink_and_header_only_on_writes() {
+        let m = mapper("TTL 60");
+        assert_eq!(m.map(&rec(Some(b"k"), Some(b"v"))).unwrap().ttl, Some(60));
+        assert_eq!(m.map(&rec(Some(b"k"), None)).unwrap().ttl, None);
+        let mut r = rec(Some(b"k"), Some(b"v"));
+        r.ttl_header = Some(b"5");
+        assert_eq!(m.map(&r).unwrap().ttl, Some(5));
+        r.ttl_header = Some(b"0");
+        assert_eq!(m.map(&r).unwrap().ttl, None);
+        r.ttl_header = Some(b"soon");
+        assert!(m.map(&r).unwrap_err().contains("redis.ttl"));
+        let no_default = mapper("TYPE SET");
+        let mut r = rec(Some(b"k"), Some(b"v"));
+        r.ttl_header = Some(b"9");
+        assert_eq!(no_default.map(&r).unwrap().ttl, Some(9));
+    }
+
+    #[test]
+    fn string_key_from_json_field_when_value_is_not_json_fails_cleanly() {
+        let m = mapper("KEY ${value.id}");
+        assert!(m
+            .map(&rec(None, Some(b"plain")))
+            .unwrap_err()
+            .contains("not JSON"));
+    }
+}

@@ -1,0 +1,210 @@
+//! Pure mapping from one Redis stream entry to the Kafka record a source produces.
+
+use crate::error::Error;
+use crate::spec::source_template::{kafka_topic_name, SourceTemplate};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Header carrying the name of the stream the entry came from.
+pub const STREAM_HEADER: &str = "redis.stream";
+/// Header carrying the entry ID (`<ms>-<seq>`).
+pub const ID_HEADER: &str = "redis.id";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutRecord {
+    pub topic: String,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// Maps one stream entry to a Kafka record:
+///
+/// - topic: the rendered topic template passed through [`kafka_topic_name`];
+/// - key: the rendered key template, bytes as they are;
+/// - value: the entry's fields as a JSON object (see [`entry_json`]);
+/// - headers: [`STREAM_HEADER`] = the stream name, [`ID_HEADER`] = the entry ID.
+///
+/// Fails only when a template names a field the entry does not have; the error names it.
+pub fn map_entry(
+    spec_topic: &SourceTemplate,
+    spec_key: &SourceTemplate,
+    stream: &[u8],
+    id: &[u8],
+    fields: &[(Vec<u8>, Vec<u8>)],
+) -> Result<OutRecord, Error> {
+    let topic = kafka_topic_name(&spec_topic.render(stream, id, fields)?);
+    let key = spec_key.render(stream, id, fields)?;
+    Ok(OutRecord {
+        topic,
+        key,
+        value: entry_json(fields)?,
+        headers: vec![(STREAM_HEADER, stream.to_vec()), (ID_HEADER, id.to_vec())],
+    })
+}
+
+/// The entry's fields as one compact JSON object whose names and values are all JSON strings,
+/// in the entry's field order: `{"name":"ann","age":"31"}`.
+///
+/// - Redis stores bytes, JSON needs text: names and values that are not valid UTF-8 are
+///   converted lossily (each invalid sequence becomes U+FFFD), so such bytes do not survive
+///   the trip; binary payloads should be encoded (e.g. base64) before XADD.
+/// - Redis allows a field name to repeat within one entry; JSON objects should not. The last
+///   value wins and the field keeps the position of its first occurrence (as when assigning the
+///   pairs in order to a JSON object). Names are compared after the lossy conversion, so the
+///   object never carries a duplicate name.
+pub fn entry_json(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>, Error> {
+    let names: Vec<Cow<'_, str>> = fields
+        .iter()
+        .map(|(name, _)| String::from_utf8_lossy(name))
+        .collect();
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        last.insert(name.as_ref(), i);
+    }
+    let size: usize = fields.iter().map(|(n, v)| n.len() + v.len() + 6).sum();
+    let mut out = Vec::with_capacity(size + 2);
+    out.push(b'{');
+    for name in &names {
+        // Emitted once, at the first occurrence, with the value of the last one.
+        let Some(winner) = last.remove(name.as_ref()) else {
+            continue;
+        };
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_json_string(&mut out, name)?;
+        out.push(b':');
+        write_json_string(&mut out, &String::from_utf8_lossy(&fields[winner].1))?;
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+fn write_json_string(out: &mut Vec<u8>, text: &str) -> Result<(), Error> {
+    serde_json::to_writer(out, text)
+        .map_err(|e| Error::Record(format!("cannot encode JSON string: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn t(text: &str) -> SourceTemplate {
+        SourceTemplate::parse(text).unwrap()
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn json_of(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn default_mapping() {
+        let f = fields(&[("name", "ann"), ("age", "31")]);
+        let r = map_entry(&t("${stream}"), &t("${stream}"), b"orders", b"1700-0", &f).unwrap();
+        assert_eq!(r.topic, "orders");
+        assert_eq!(r.key, b"orders");
+        assert_eq!(r.value, br#"{"name":"ann","age":"31"}"#);
+        assert_eq!(json_of(&r.value), json!({"name": "ann", "age": "31"}));
+        assert_eq!(
+            r.headers,
+            vec![
+                ("redis.stream", b"orders".to_vec()),
+                ("redis.id", b"1700-0".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn values_are_strings_and_escaped() {
+        let f = fields(&[
+            ("n", "42"),
+            ("q", "say \"hi\"\n\tand \\ go"),
+            ("u", "caf\u{e9} \u{1f600}"),
+            ("ctl", "\u{1}"),
+            ("", "empty name"),
+            ("e", ""),
+        ]);
+        let v = json_of(&entry_json(&f).unwrap());
+        assert_eq!(
+            v,
+            json!({
+                "n": "42",
+                "q": "say \"hi\"\n\tand \\ go",
+                "u": "caf\u{e9} \u{1f600}",
+                "ctl": "\u{1}",
+                "": "empty name",
+                "e": ""
+            })
+        );
+    }
+
+    #[test]
+    fn empty_entry_is_an_empty_object() {
+        assert_eq!(entry_json(&[]).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn repeated_field_last_value_wins_at_first_position() {
+        let f = fields(&[("a", "1"), ("b", "2"), ("a", "3")]);
+        assert_eq!(entry_json(&f).unwrap(), br#"{"a":"3","b":"2"}"#);
+    }
+
+    #[test]
+    fn non_utf8_is_converted_lossily_and_never_duplicates_names() {
+        let f = vec![
+            (b"bin".to_vec(), b"a\xffb".to_vec()),
+            (b"\xfe".to_vec(), b"x".to_vec()),
+            (b"\xff".to_vec(), b"y".to_vec()),
+        ];
+        let bytes = entry_json(&f).unwrap();
+        assert_eq!(
+            json_of(&bytes),
+            json!({"bin": "a\u{fffd}b", "\u{fffd}": "y"})
+        );
+        assert_eq!(
+            String::from_utf8(bytes)
+                .unwrap()
+                .matches('\u{fffd}')
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn topic_is_sanitized() {
+        let f = fields(&[("region", "eu/west")]);
+        let r = map_entry(&t("${stream}"), &t("${stream}"), b"orders:1", b"1-1", &f).unwrap();
+        assert_eq!(r.topic, "orders_1");
+        assert_eq!(r.key, b"orders:1", "the key keeps the stream name as it is");
+        let r = map_entry(&t("o.${field.region}"), &t("k"), b"s", b"1-1", &f).unwrap();
+        assert_eq!(r.topic, "o.eu_west");
+    }
+
+    #[test]
+    fn key_from_fields_and_id() {
+        let f = fields(&[("customer", "c-9"), ("x", "1")]);
+        let r = map_entry(&t("${stream}"), &t("${field.customer}"), b"s", b"5-2", &f).unwrap();
+        assert_eq!(r.key, b"c-9");
+        let r = map_entry(&t("${stream}"), &t("${stream}@${id}"), b"s", b"5-2", &f).unwrap();
+        assert_eq!(r.key, b"s@5-2");
+    }
+
+    #[test]
+    fn missing_field_is_an_error_naming_it() {
+        let f = fields(&[("a", "1")]);
+        let err =
+            map_entry(&t("${stream}"), &t("${field.customer}"), b"s", b"5-2", &f).unwrap_err();
+        assert!(err.contains("no field 'customer'"), "{err}");
+        let err = map_entry(&t("${field.region}"), &t("k"), b"s", b"5-2", &f).unwrap_err();
+        assert!(err.contains("no field 'region'"), "{err}");
+    }
+}

@@ -1,0 +1,163 @@
+//! Validated, Redis-free descriptions of bridges, produced by the command parsers.
+
+use crate::spec::options::OnError;
+use crate::spec::template::Template;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkType {
+    String,
+    Hash,
+    Json,
+    Stream,
+    List,
+    Set,
+    Zset,
+    Timeseries,
+}
+
+impl SinkType {
+    pub const ALL: [SinkType; 8] = [
+        SinkType::String,
+        SinkType::Hash,
+        SinkType::Json,
+        SinkType::Stream,
+        SinkType::List,
+        SinkType::Set,
+        SinkType::Zset,
+        SinkType::Timeseries,
+    ];
+
+    pub fn parse(word: &str) -> Option<SinkType> {
+        let upper = word.to_ascii_uppercase();
+        SinkType::ALL.into_iter().find(|t| t.name() == upper)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SinkType::String => "STRING",
+            SinkType::Hash => "HASH",
+            SinkType::Json => "JSON",
+            SinkType::Stream => "STREAM",
+            SinkType::List => "LIST",
+            SinkType::Set => "SET",
+            SinkType::Zset => "ZSET",
+            SinkType::Timeseries => "TIMESERIES",
+        }
+    }
+
+    /// Types whose records add members to one collection key rather than owning a key each.
+    pub fn has_members(self) -> bool {
+        matches!(self, SinkType::List | SinkType::Set | SinkType::Zset)
+    }
+
+    pub fn default_key_template(self) -> &'static str {
+        match self {
+            SinkType::String | SinkType::Hash | SinkType::Json => "${topic}:${key}",
+            _ => "${topic}",
+        }
+    }
+
+    /// The command a module must provide for this type, if it is not built into Redis.
+    pub fn module_command(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            SinkType::Json => Some(("JSON.SET", "RedisJSON (rejson.so)")),
+            SinkType::Timeseries => Some(("TS.ADD", "RedisTimeSeries (redistimeseries.so)")),
+            _ => None,
+        }
+    }
+}
+
+/// Where a sink starts reading a partition for which Redis holds no offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFrom {
+    Earliest,
+    Latest,
+}
+
+impl StartFrom {
+    pub fn name(self) -> &'static str {
+        match self {
+            StartFrom::Earliest => "EARLIEST",
+            StartFrom::Latest => "LATEST",
+        }
+    }
+}
+
+/// The longest TTL a sink or a record may ask for: 100 years. Far larger values overflow
+/// Redis's expiry arithmetic, and EXPIRE then refuses a key that was already written.
+pub const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
+/// The topics a sink reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    Topics(Vec<String>),
+    /// A regular expression matched against topic names (librdkafka's `^` subscription).
+    Pattern(String),
+}
+
+impl Subscription {
+    /// The strings handed to librdkafka's subscribe.
+    pub fn subscribe_list(&self) -> Vec<String> {
+        match self {
+            Subscription::Topics(topics) => topics.clone(),
+            Subscription::Pattern(regex) if regex.starts_with('^') => vec![regex.clone()],
+            Subscription::Pattern(regex) => vec![format!("^{regex}")],
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Subscription::Topics(topics) => topics.join(","),
+            Subscription::Pattern(regex) => format!("PATTERN {regex}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkSpec {
+    pub name: String,
+    pub subscription: Subscription,
+    /// `None` means the module default (`kafka.brokers`, else the embedded broker).
+    pub brokers: Option<String>,
+    pub group: String,
+    pub start: StartFrom,
+    pub sink_type: SinkType,
+    pub key: Template,
+    /// LIST/SET/ZSET member.
+    pub member: Template,
+    /// ZSET score.
+    pub score: Template,
+    /// LIST: push to the head instead of the tail.
+    pub push_left: bool,
+    /// Seconds; the `redis.ttl` header overrides it per record.
+    pub ttl: Option<u64>,
+    pub on_error: OnError,
+    /// Consumer threads sharing the partitions.
+    pub tasks: usize,
+    /// Free-form librdkafka properties, passed to the consumer as given.
+    pub config: Vec<(String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_subscription_is_anchored_once() {
+        assert_eq!(
+            Subscription::Pattern("orders-.*".into()).subscribe_list(),
+            ["^orders-.*"]
+        );
+        assert_eq!(
+            Subscription::Pattern("^a.*".into()).subscribe_list(),
+            ["^a.*"]
+        );
+    }
+
+    #[test]
+    fn type_names_round_trip() {
+        for t in SinkType::ALL {
+            assert_eq!(SinkType::parse(&t.name().to_lowercase()), Some(t));
+        }
+    }
+}

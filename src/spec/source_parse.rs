@@ -1,0 +1,254 @@
+//! Parses `KAFKA.SOURCE.CREATE` arguments into a [`SourceSpec`]:
+//!
+//! ```text
+//! KAFKA.SOURCE.CREATE <name> STREAMS <glob> [BROKERS <host:port>[,...]] [TOPIC <template>]
+//!     [KEY <template>] [FROM NEW|BEGINNING|<id>] [PARTITIONS <n>] [REPLICATION <n>]
+//!     [ON-ERROR FAIL|SKIP|DLQ <topic>] [CONFIG <librdkafka-property> <value>]...
+//! ```
+
+use crate::error::{arg_error, Error};
+use crate::spec::args::{check_kafka_name, set_once, Args};
+use crate::spec::client_config::Role;
+use crate::spec::glob::validate_glob;
+use crate::spec::options::{parse_brokers, parse_config_pair, parse_on_error, OnError};
+use crate::spec::source::{FromPosition, SourceSpec};
+use crate::spec::source_template::SourceTemplate;
+
+pub const DEFAULT_TOPIC: &str = "${stream}";
+pub const DEFAULT_KEY: &str = "${stream}";
+
+#[derive(Default)]
+struct Options {
+    streams: Option<String>,
+    brokers: Option<String>,
+    topic: Option<SourceTemplate>,
+    key: Option<SourceTemplate>,
+    from: Option<FromPosition>,
+    partitions: Option<i32>,
+    replication: Option<i32>,
+    on_error: Option<OnError>,
+    config: Vec<(String, String)>,
+}
+
+pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, Error> {
+    let name = args.next_str("source name")?;
+    check_kafka_name("source name", &name, 200)?;
+    let mut o = Options::default();
+    while let Some(option) = args.next_keyword() {
+        parse_option(&option, &mut args, &mut o)?;
+    }
+    let Some(streams) = o.streams else {
+        return arg_error("missing STREAMS <glob>");
+    };
+    let or_default = |given: Option<SourceTemplate>, option: &str, default: &str| match given {
+        Some(t) => Ok(t),
+        None => template(option, default),
+    };
+    Ok(SourceSpec {
+        name,
+        streams,
+        topic: or_default(o.topic, "TOPIC", DEFAULT_TOPIC)?,
+        key: or_default(o.key, "KEY", DEFAULT_KEY)?,
+        from: o.from.unwrap_or(FromPosition::New),
+        brokers: o.brokers,
+        partitions: o.partitions.unwrap_or(1),
+        replication: o.replication.unwrap_or(1),
+        created_ms: 0,
+        on_error: o.on_error.unwrap_or(OnError::Fail),
+        config: o.config,
+    })
+}
+
+fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Error> {
+    let value_for = |args: &mut Args| args.next_str(&format!("value for {option}"));
+    match option {
+        "STREAMS" => {
+            let glob = value_for(args)?;
+            validate_glob(&glob).map_err(|e| Error::Arg(format!("STREAMS: {e}")))?;
+            set_once(&mut o.streams, glob, option)
+        }
+        "BROKERS" => set_once(&mut o.brokers, parse_brokers(&value_for(args)?)?, option),
+        "TOPIC" => {
+            let topic = template(option, &value_for(args)?)?;
+            // One topic per entry would flood the cluster with topics; almost surely a typo
+            // for KEY.
+            if topic.uses_id() {
+                return arg_error(
+                    "TOPIC must not use ${id} (it would create one topic per entry; use it in KEY)",
+                );
+            }
+            set_once(&mut o.topic, topic, option)
+        }
+        "KEY" => set_once(&mut o.key, template(option, &value_for(args)?)?, option),
+        "FROM" => {
+            let from = FromPosition::parse(&value_for(args)?)?;
+            set_once(&mut o.from, from, option)
+        }
+        "PARTITIONS" | "REPLICATION" => {
+            let text = value_for(args)?;
+            let n = text
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    Error::Arg(format!(
+                        "{option} must be a number from 1 to 10000, got '{text}'"
+                    ))
+                })?;
+            let slot = if option == "PARTITIONS" {
+                &mut o.partitions
+            } else {
+                &mut o.replication
+            };
+            set_once(slot, n, option)
+        }
+        "ON-ERROR" => set_once(&mut o.on_error, parse_on_error(args)?, option),
+        "CONFIG" => {
+            o.config.push(parse_config_pair(Role::Source, args)?);
+            Ok(())
+        }
+        other => arg_error(format!("unknown option '{other}'")),
+    }
+}
+
+fn template(option: &str, text: &str) -> Result<SourceTemplate, Error> {
+    SourceTemplate::parse(text).map_err(|e| Error::Arg(format!("{option}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<SourceSpec, Error> {
+        let items = line
+            .split_whitespace()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        parse_source_create(Args::new(items))
+    }
+
+    #[test]
+    fn defaults() {
+        let spec = parse("orders STREAMS orders:*").unwrap();
+        assert_eq!(spec.name, "orders");
+        assert_eq!(spec.streams, "orders:*");
+        assert_eq!(spec.topic.source(), "${stream}");
+        assert_eq!(spec.key.source(), "${stream}");
+        assert_eq!(spec.from, FromPosition::New);
+        assert!(spec.brokers.is_none());
+        assert!(spec.config.is_empty());
+    }
+
+    #[test]
+    fn all_options_in_any_order_and_case() {
+        let spec = parse(
+            "orders config compression.codec lz4 from beginning key ${field.customer} \
+             topic orders-${field.region} brokers h1:9092,h2:9093 streams o:[a-z]* \
+             CONFIG linger.ms 5",
+        )
+        .unwrap();
+        assert_eq!(spec.streams, "o:[a-z]*");
+        assert_eq!(spec.brokers.as_deref(), Some("h1:9092,h2:9093"));
+        assert_eq!(spec.topic.source(), "orders-${field.region}");
+        assert_eq!(spec.key.source(), "${field.customer}");
+        assert_eq!(spec.from, FromPosition::Beginning);
+        assert_eq!(
+            spec.config,
+            vec![
+                ("compression.codec".to_string(), "lz4".to_string()),
+                ("linger.ms".to_string(), "5".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn from_accepts_stream_ids() {
+        let spec = parse("s STREAMS x FROM 1700000000000-3").unwrap();
+        assert_eq!(spec.from, FromPosition::Id("1700000000000-3".into()));
+        let spec = parse("s STREAMS x FROM 0").unwrap();
+        assert_eq!(spec.from.id_parts(), Some((0, 0)));
+        assert_eq!(
+            parse("s FROM new STREAMS x").unwrap().from,
+            FromPosition::New
+        );
+    }
+
+    #[test]
+    fn key_may_use_id_and_fields() {
+        let spec = parse("s STREAMS x KEY ${stream}/${id}/${field.a.b}").unwrap();
+        assert!(spec.key.uses_id() && spec.key.uses_fields());
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let long_name = format!("{} STREAMS x", "n".repeat(201));
+        let cases = [
+            ("", "missing source name"),
+            ("s", "missing STREAMS <glob>"),
+            ("s TOPIC t", "missing STREAMS <glob>"),
+            ("s STREAMS", "missing value for STREAMS"),
+            ("s STREAMS x[ab", "STREAMS: unterminated '['"),
+            ("s STREAMS a STREAMS b", "option STREAMS given twice"),
+            ("s STREAMS x COLOR red", "unknown option 'COLOR'"),
+            (
+                "s STREAMS x BROKERS nohost",
+                "broker 'nohost' is not host:port",
+            ),
+            ("s STREAMS x BROKERS h:0", "not host:port"),
+            (
+                "s STREAMS x BROKERS ,",
+                "BROKERS needs at least one host:port",
+            ),
+            (
+                "s STREAMS x BROKERS h:1 BROKERS h:2",
+                "option BROKERS given twice",
+            ),
+            ("s STREAMS x TOPIC", "missing value for TOPIC"),
+            (
+                "s STREAMS x TOPIC ${topic}",
+                "TOPIC: unknown placeholder '${topic}'",
+            ),
+            ("s STREAMS x TOPIC t-${stream", "TOPIC: unterminated '${'"),
+            ("s STREAMS x TOPIC ${id}", "TOPIC must not use ${id}"),
+            ("s STREAMS x TOPIC a TOPIC b", "option TOPIC given twice"),
+            ("s STREAMS x KEY ${field.}", "KEY: empty field name"),
+            (
+                "s STREAMS x KEY ${key}",
+                "KEY: unknown placeholder '${key}'",
+            ),
+            ("s STREAMS x KEY a KEY b", "option KEY given twice"),
+            ("s STREAMS x FROM", "missing value for FROM"),
+            (
+                "s STREAMS x FROM LATEST",
+                "FROM must be NEW, BEGINNING or a stream ID",
+            ),
+            ("s STREAMS x FROM 1-x", "got '1-x'"),
+            ("s STREAMS x FROM NEW FROM 0", "option FROM given twice"),
+            ("s STREAMS x CONFIG", "missing property name for CONFIG"),
+            (
+                "s STREAMS x CONFIG linger.ms",
+                "missing value for CONFIG linger.ms",
+            ),
+            ("s STREAMS x CONFIG bootstrap.servers h:1", "use BROKERS"),
+            ("bad:name STREAMS x", "source name 'bad:name' contains ':'"),
+            ("..", "source name '..' is not allowed"),
+            (long_name.as_str(), "source name must be 1 to 200"),
+        ];
+        for (line, expected) in cases {
+            let err = parse(line).unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "'{line}': got '{err}', want '{expected}'"
+            );
+        }
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_rejected_by_name() {
+        let items = vec![b"s".to_vec(), b"STREAMS".to_vec(), b"\xff".to_vec()];
+        let err = parse_source_create(Args::new(items))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("value for STREAMS must be UTF-8"), "{err}");
+    }
+}
