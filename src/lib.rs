@@ -38,6 +38,10 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         runtime::log::warning(&format!("kafka: {e}"));
         return Status::Err;
     }
+    if let Err(e) = commands::register::register_all(ctx) {
+        runtime::log::warning(&format!("kafka: {e}"));
+        return Status::Err;
+    }
     runtime::context::init(ctx);
     if !store::guard::register(ctx) {
         runtime::log::warning(
@@ -46,7 +50,6 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         return Status::Err;
     }
     module::info::register(ctx);
-    module::acl::categorize(ctx);
     module::events::subscribe_server_events(ctx)
 }
 
@@ -75,23 +78,7 @@ redis_module! {
     data_types: [],
     init: init,
     deinit: deinit,
-    commands: [
-        ["kafka.sink.create", commands::entry::sink_create, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.sink.delete", commands::entry::sink_delete, "write admin", 0, 0, 0, ""],
-        ["kafka.sink.pause", commands::entry::sink_pause, "write admin", 0, 0, 0, ""],
-        ["kafka.sink.resume", commands::entry::sink_resume, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.sink.list", commands::entry::sink_list, "readonly", 0, 0, 0, ""],
-        ["kafka.source.create", commands::entry::source_create, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.source.delete", commands::entry::source_delete, "write admin", 0, 0, 0, ""],
-        ["kafka.source.pause", commands::entry::source_pause, "write admin", 0, 0, 0, ""],
-        ["kafka.source.resume", commands::entry::source_resume, "write deny-oom admin", 0, 0, 0, ""],
-        ["kafka.source.list", commands::entry::source_list, "readonly", 0, 0, 0, ""],
-        ["kafka.status", commands::entry::status, "readonly", 0, 0, 0, ""],
-        ["kafka.produce", commands::entry::produce, "", 0, 0, 0, ""],
-        ["kafka.debug", commands::entry::debug, "admin", 0, 0, 0, ""],
-        ["kafka._state", commands::entry::state, "write admin no-monitor no-slowlog", 0, 0, 0, ""],
-        ["kafka._refused", commands::entry::refused, "readonly fast allow-loading allow-stale", 0, 0, 0, ""],
-    ],
+    commands: [],
     event_handlers: [
         [@STREAM: source::doorbell::on_stream_event],
     ],

@@ -118,6 +118,62 @@ fn every_setting_reads_the_same_from_arguments_config_file_and_config_set() {
     assert_eq!(names.len(), 11, "{names:?}");
 }
 
+fn flatten(value: &redis::Value, out: &mut Vec<String>) {
+    match value {
+        redis::Value::BulkString(bytes) => out.push(String::from_utf8_lossy(bytes).into_owned()),
+        redis::Value::SimpleString(text) => out.push(text.clone()),
+        redis::Value::Int(n) => out.push(n.to_string()),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.iter().for_each(|item| flatten(item, out))
+        }
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            flatten(k, out);
+            flatten(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// Commands are declared once with their docs: COMMAND DOCS and COMMAND INFO show them, and
+/// the handlers' own argument errors stay (arity is not enforced by Redis).
+#[test]
+fn commands_carry_their_docs() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let docs: redis::Value = cmd(
+        &mut conn,
+        &["COMMAND", "DOCS", "kafka.sink.create", "kafka.status"],
+    );
+    let mut words = Vec::new();
+    flatten(&docs, &mut words);
+    assert!(
+        words
+            .iter()
+            .any(|w| w.starts_with("Creates a sink: Kafka topics to Redis keys")),
+        "{words:?}"
+    );
+    assert!(
+        words.iter().any(|w| w.starts_with("Shows the state")),
+        "{words:?}"
+    );
+    assert!(
+        words.iter().any(|w| w == "kafka"),
+        "module named: {words:?}"
+    );
+    let count: i64 = cmd(&mut conn, &["COMMAND", "COUNT"]);
+    let mut names = Vec::new();
+    flatten(
+        &cmd::<redis::Value>(
+            &mut conn,
+            &["COMMAND", "LIST", "FILTERBY", "MODULE", "kafka"],
+        ),
+        &mut names,
+    );
+    assert_eq!(names.len(), 15, "{names:?} of {count}");
+    let error = cmd_err(&mut conn, &["KAFKA.SINK.CREATE"]);
+    assert_eq!(error, "ERR missing sink name");
+}
+
 #[test]
 fn module_arguments_and_config_set() {
     let redis = RedisServer::start_with(ServerOptions {

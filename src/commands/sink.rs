@@ -1,27 +1,21 @@
-//! KAFKA.SINK.CREATE / DELETE / PAUSE / RESUME / LIST.
+//! KAFKA.SINK.CREATE and KAFKA.SINK.LIST (PAUSE, RESUME and DELETE are in `lifecycle_ops`).
 
-use crate::bridge::reconcile;
 use crate::bridge::registry;
-use crate::commands::{command_args, error, lifecycle_ops};
+use crate::commands::{command_args, error, new_bridge};
 use crate::kafka::brokers;
 use crate::kafka::config;
-use crate::kafka::redact::{redact_command, redacted_config};
-use crate::lifecycle::now_ms;
-use crate::module::acl;
+use crate::kafka::redact::redacted_config;
 use crate::spec::sink::Subscription;
 use crate::spec::sink_parse::parse_sink_create;
-use crate::store::definitions::{self, Definition, Kind};
+use crate::store::definitions::Kind;
 use redis_module::{
-    CallOptionsBuilder, CallReply, CallResult, Context, RedisError, RedisResult, RedisString,
-    RedisValue,
+    CallOptionsBuilder, CallReply, CallResult, Context, RedisResult, RedisString, RedisValue,
 };
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    redact_command(ctx, &args);
-    acl::require_admin(ctx)?;
-    let given = create_arguments(&args);
+    let given = new_bridge::prologue(ctx, &args)?;
     let spec = parse_sink_create(command_args(args))?;
-    check_new_name(&spec.name)?;
+    new_bridge::check_new_name(&spec.name)?;
     if let Some((command, module)) = spec.sink_type.module_command() {
         if !command_exists(ctx, command) {
             return Err(error(format!(
@@ -38,48 +32,7 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         &resolved.brokers,
         &spec.config,
     ))?;
-    persist_and_start(ctx, &spec.name, Kind::Sink, given)
-}
-
-/// Stores a new bridge's definition (persisted and replicated with the dataset) and starts it.
-pub fn persist_and_start(ctx: &Context, name: &str, kind: Kind, args: Vec<String>) -> RedisResult {
-    let definition = Definition {
-        kind,
-        args,
-        created_ms: now_ms(),
-        paused: false,
-    };
-    definitions::save(ctx, name, &definition)?;
-    reconcile::instantiate(name, definition, true)?;
-    Ok(RedisValue::SimpleStringStatic("OK"))
-}
-
-/// The duplicate-name check shared by both CREATE commands.
-pub fn check_new_name(name: &str) -> Result<(), RedisError> {
-    if registry::contains(name) {
-        return Err(error(format!("a bridge named '{name}' already exists")));
-    }
-    Ok(())
-}
-
-/// The CREATE arguments after the name, as stored in the bridge's definition.
-pub fn create_arguments(args: &[RedisString]) -> Vec<String> {
-    args.iter()
-        .skip(2)
-        .map(|a| String::from_utf8_lossy(a.as_slice()).to_string())
-        .collect()
-}
-
-pub fn pause(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    lifecycle_ops::pause(ctx, args, Kind::Sink)
-}
-
-pub fn resume(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    lifecycle_ops::resume(ctx, args, Kind::Sink)
-}
-
-pub fn delete(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    lifecycle_ops::delete(ctx, args, Kind::Sink)
+    new_bridge::persist_and_start(ctx, &spec.name, Kind::Sink, given)
 }
 
 pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {

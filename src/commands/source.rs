@@ -1,41 +1,25 @@
-//! KAFKA.SOURCE.CREATE / DELETE / PAUSE / RESUME / LIST.
+//! KAFKA.SOURCE.CREATE and KAFKA.SOURCE.LIST (PAUSE, RESUME and DELETE are in `lifecycle_ops`).
 
 use crate::bridge::registry;
-use crate::commands::sink::{check_new_name, create_arguments, persist_and_start};
-use crate::commands::{command_args, error, lifecycle_ops};
+use crate::commands::{command_args, error, new_bridge};
 use crate::kafka::brokers;
 use crate::kafka::config;
-use crate::kafka::redact::{redact_command, redacted_config};
-use crate::module::acl;
+use crate::kafka::redact::redacted_config;
 use crate::spec::source_parse::parse_source_create;
 use crate::store::definitions::Kind;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    redact_command(ctx, &args);
-    acl::require_admin(ctx)?;
-    let given = create_arguments(&args);
+    let given = new_bridge::prologue(ctx, &args)?;
     let spec = parse_source_create(command_args(args))?;
-    check_new_name(&spec.name)?;
+    new_bridge::check_new_name(&spec.name)?;
     let resolved = brokers::resolve(spec.brokers.as_deref())?;
     config::validate(&config::source_producer(
         &spec.name,
         &resolved.brokers,
         &spec.config,
     ))?;
-    persist_and_start(ctx, &spec.name, Kind::Source, given)
-}
-
-pub fn pause(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    lifecycle_ops::pause(ctx, args, Kind::Source)
-}
-
-pub fn resume(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    lifecycle_ops::resume(ctx, args, Kind::Source)
-}
-
-pub fn delete(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    lifecycle_ops::delete(ctx, args, Kind::Source)
+    new_bridge::persist_and_start(ctx, &spec.name, Kind::Source, given)
 }
 
 pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {

@@ -6,48 +6,13 @@
 
 use crate::error::Error;
 use redis_module::{raw, Context, RedisString};
-use std::ffi::CString;
-
-/// Commands that change bridges.
-pub const ADMIN_COMMANDS: [&str; 10] = [
-    "kafka.debug",
-    "kafka._state",
-    "kafka.sink.create",
-    "kafka.sink.delete",
-    "kafka.sink.pause",
-    "kafka.sink.resume",
-    "kafka.source.create",
-    "kafka.source.delete",
-    "kafka.source.pause",
-    "kafka.source.resume",
-];
 
 /// True when the server put the commands in @admin itself.
 static CATEGORIZED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-pub fn categorize(ctx: &Context) {
-    let api = unsafe {
-        (
-            raw::RedisModule_GetCommand,
-            raw::RedisModule_SetCommandACLCategories,
-        )
-    };
-    let (Some(get_command), Some(set_categories)) = api else {
-        return;
-    };
-    let Ok(categories) = CString::new("admin dangerous") else {
-        return;
-    };
-    let mut all = true;
-    for name in ADMIN_COMMANDS {
-        let Ok(name) = CString::new(name) else {
-            return;
-        };
-        let command = unsafe { get_command(ctx.ctx, name.as_ptr()) };
-        all &= !command.is_null()
-            && unsafe { set_categories(command, categories.as_ptr()) }
-                == raw::REDISMODULE_OK as i32;
-    }
+/// Called once the commands are registered: true when every command that changes bridges
+/// joined @admin (Redis 7.2+, Valkey), so ACL itself refuses other users.
+pub fn set_categorized(all: bool) {
     CATEGORIZED.store(all, std::sync::atomic::Ordering::Relaxed);
 }
 

@@ -6,25 +6,15 @@
 //! round runs every measurement once) so background load shifts all figures alike. Every
 //! redis-server is fresh per measurement; all processes die with their guards, also on panic.
 
-#[path = "bench/baseline.rs"]
 mod baseline;
-#[path = "bench/config.rs"]
 mod config;
-#[path = "bench/kafka.rs"]
 mod kafka;
-#[path = "bench/probes.rs"]
 mod probes;
-#[path = "bench/servers.rs"]
 mod servers;
-#[path = "bench/sink.rs"]
 mod sink;
-#[path = "bench/source.rs"]
 mod source;
-#[path = "bench/stats.rs"]
 mod stats;
-#[path = "bench/table.rs"]
 mod table;
-#[path = "bench/workload.rs"]
 mod workload;
 
 use config::Config;
