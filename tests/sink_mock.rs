@@ -519,3 +519,78 @@ fn list_and_status_cover_every_sink() {
         );
     }
 }
+
+/// A consumer outside Redis that shares the sink's group and, sorting first, holds the only
+/// partition: the sink says so in `last_error`, keeps rejoining, and applies every record once
+/// the outsider leaves.
+#[test]
+fn a_sink_given_no_partition_by_its_group_says_so_and_rejoins() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let kafka = MockKafka::new();
+    kafka.create_topic("held", 1);
+    let leave = Arc::new(AtomicBool::new(false));
+    let holding = Arc::new(AtomicBool::new(false));
+    let outsider = {
+        let (bootstrap, leave, holding) = (kafka.bootstrap(), leave.clone(), holding.clone());
+        std::thread::spawn(move || {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .set("group.id", "redis-kafka-held")
+                .set("client.id", "aaa-outsider")
+                .set("enable.auto.commit", "false")
+                .set("session.timeout.ms", "6000")
+                .set("heartbeat.interval.ms", "500")
+                .create()
+                .expect("outside consumer");
+            consumer.subscribe(&["held"]).expect("subscribe");
+            while !leave.load(Ordering::Relaxed) {
+                consumer.poll(Duration::from_millis(100));
+                let held = consumer.assignment().map(|a| a.count()).unwrap_or(0) > 0;
+                holding.store(held, Ordering::Relaxed);
+            }
+        })
+    };
+    wait_until("the outsider holds the partition", DEADLINE, || {
+        holding.load(Ordering::Relaxed)
+    });
+    produce(
+        &kafka.bootstrap(),
+        "held",
+        &(0..50)
+            .map(|i| Rec::kv(&format!("k{i}"), "v"))
+            .collect::<Vec<_>>(),
+    );
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    create_sink(
+        &mut conn,
+        &kafka,
+        "held",
+        &["TOPICS", "held", "CONFIG", "session.timeout.ms", "6000"],
+    );
+    wait_until(
+        "the sink reports it holds nothing",
+        Duration::from_secs(60),
+        || {
+            status_field::<Option<String>>(&mut conn, "held", "last_error").is_some_and(|e| {
+                e.contains("no task of this sink was given any of the 1 partitions of held")
+                    && e.contains("group 'redis-kafka-held'")
+            })
+        },
+    );
+    assert_eq!(status_field::<i64>(&mut conn, "held", "records"), 0);
+    leave.store(true, Ordering::Relaxed);
+    outsider.join().unwrap();
+    wait_until(
+        "the sink takes the partition over",
+        Duration::from_secs(60),
+        || status_field::<i64>(&mut conn, "held", "records") == 50,
+    );
+    let keys: Vec<String> = cmd(&mut conn, &["KEYS", "held:*"]);
+    assert_eq!(keys.len(), 50);
+}

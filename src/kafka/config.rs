@@ -3,6 +3,7 @@
 //! they mean something to, so one role's tuning never leaks into (or warns in) another.
 
 use crate::error::Error;
+use crate::kafka::log;
 use crate::settings;
 use crate::spec::sink::{SinkSpec, StartFrom};
 use rdkafka::config::ClientConfig;
@@ -92,6 +93,7 @@ fn apply_user(config: &mut ClientConfig, user: &[(String, String)], other_role: 
 /// acknowledged once, in order, on every in-sync replica.
 fn acknowledged_producer(brokers: &str, client_id: String) -> ClientConfig {
     let mut config = ClientConfig::new();
+    config.set_log_level(log::client_log_level());
     config
         .set("bootstrap.servers", brokers)
         .set("client.id", client_id)
@@ -131,6 +133,16 @@ pub fn dead_letter_producer(
     config
 }
 
+/// A source's admin client, which creates its topics: the source's connection settings only.
+pub fn topic_admin(brokers: &str, user: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set_log_level(log::client_log_level());
+    config.set("bootstrap.servers", brokers);
+    let neither: Vec<&str> = PRODUCER_ONLY.iter().chain(CONSUMER_ONLY).copied().collect();
+    apply_user(&mut config, user, &neither);
+    config
+}
+
 /// KAFKA.PRODUCE's pooled producers: no user CONFIG.
 pub fn produce_command(brokers: &str) -> ClientConfig {
     acknowledged_producer(brokers, format!("{}-produce", settings::client_id_prefix()))
@@ -140,6 +152,7 @@ pub fn produce_command(brokers: &str) -> ClientConfig {
 /// sink's DLQ producer).
 pub fn sink_consumer(spec: &SinkSpec, brokers: &str, task: usize) -> ClientConfig {
     let mut config = ClientConfig::new();
+    config.set_log_level(log::client_log_level());
     config
         .set("bootstrap.servers", brokers)
         .set("group.id", &spec.group)

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod context;
+pub mod group;
 pub mod mapping;
 pub mod shared;
 pub mod worker;

@@ -118,6 +118,10 @@ impl SinkShared {
             .collect()
     }
 
+    pub fn holds_any_partition(&self) -> bool {
+        !self.partitions.lock().is_empty()
+    }
+
     pub fn partitions_of(&self, task: usize) -> Vec<(String, i32)> {
         self.partitions
             .lock()

@@ -3,12 +3,12 @@
 //! policy, then tells Kafka how far it got.
 
 use crate::error::Error;
-use crate::kafka::config;
 use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::settings;
 use crate::sink::apply::{apply_slice, Limits, PartitionSlot, Pending, SliceEnd};
 use crate::sink::context::SinkContext;
+use crate::sink::group::{join_group, Starvation};
 use crate::sink::mapping::{Mapped, Mapper};
 use crate::sink::shared::SinkShared;
 use crate::spec::options::OnError;
@@ -42,29 +42,16 @@ const LAG_REFRESH: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 pub fn run(spec: Arc<SinkSpec>, shared: Arc<SinkShared>, run: Arc<Run>, task: usize) {
-    let Some(context) = SinkContext::new(shared.clone(), run.clone(), task, &spec.name, spec.start)
-    else {
-        shared.fail(&run, "cannot get a thread-safe Redis context".to_string());
-        return;
-    };
-    let config = config::sink_consumer(&spec, &shared.brokers, task);
-    let consumer: BaseConsumer<SinkContext> = match config.create_with_context(context) {
-        Ok(consumer) => consumer,
-        Err(e) => {
-            shared.fail(&run, format!("creating consumer: {e}"));
+    while !run.stopping() {
+        let Some(consumer) = join_group(&spec, &shared, &run, task) else {
             return;
+        };
+        match Worker::new(&spec, &shared, &run, &consumer).run() {
+            WorkerEnd::Stop => return,
+            // Dropping the consumer leaves the group; the next one joins as a new member.
+            WorkerEnd::Rejoin => continue,
         }
-    };
-    let topics = spec.subscription.subscribe_list();
-    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-    if let Err(e) = consumer.subscribe(&topics) {
-        shared.fail(
-            &run,
-            format!("subscribing to {}: {e}", spec.subscription.describe()),
-        );
-        return;
     }
-    Worker::new(&spec, &shared, &run, &consumer).run();
 }
 
 struct Worker<'a> {
@@ -83,11 +70,18 @@ struct Worker<'a> {
     originals: Vec<Original>,
     dead_letters: Option<DeadLetters>,
     last_lag_refresh: Instant,
+    starvation: Starvation,
 }
 
 enum BatchEnd {
     Done,
     Stop,
+}
+
+enum WorkerEnd {
+    Stop,
+    /// The group gave the sink nothing for too long: leave it and join again.
+    Rejoin,
 }
 
 impl<'a> Worker<'a> {
@@ -115,16 +109,21 @@ impl<'a> Worker<'a> {
             originals: Vec::new(),
             dead_letters: None,
             last_lag_refresh: Instant::now(),
+            starvation: Starvation::new(spec),
         }
     }
 
-    fn run(&mut self) {
+    fn run(&mut self) -> WorkerEnd {
         while !self.run.stopping() {
             crate::runtime::faults::maybe_panic_worker(&self.spec.name);
             self.poll_batch();
             if let Some(fatal) = self.consumer.context().take_fatal() {
                 self.shared.fail(self.run, fatal);
-                return;
+                return WorkerEnd::Stop;
+            }
+            if let Some(reason) = self.starvation.check(self.spec, self.shared, self.consumer) {
+                self.shared.life.set_last_error(reason);
+                return WorkerEnd::Rejoin;
             }
             self.refresh_lag();
             if self.batch.is_empty() {
@@ -133,9 +132,10 @@ impl<'a> Worker<'a> {
             let end = self.apply_batch();
             self.store_consumed_offsets();
             if matches!(end, BatchEnd::Stop) {
-                return;
+                return WorkerEnd::Stop;
             }
         }
+        WorkerEnd::Stop
     }
 
     fn poll_batch(&mut self) {

@@ -3,11 +3,11 @@
 //! is still tried, for brokers that create topics on first use.
 
 use crate::error::Error;
+use crate::kafka::config as kafka_config;
 use crate::kafka::embedded;
 use crate::kafka::wait::interruptible;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
@@ -34,13 +34,8 @@ impl TopicMaker {
         replication: i32,
     ) -> TopicMaker {
         let embedded = embedded::running_bootstrap().is_some_and(|b| b == brokers);
-        let mut admin_config = ClientConfig::new();
-        admin_config.set("bootstrap.servers", brokers);
-        for (property, value) in config {
-            admin_config.set(property, value);
-        }
         TopicMaker {
-            admin: admin_config.create().ok(),
+            admin: kafka_config::topic_admin(brokers, config).create().ok(),
             embedded,
             partitions,
             replication,
