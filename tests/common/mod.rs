@@ -3,6 +3,7 @@
 //! Kafka client. Every server gets its own port and directory and is killed on drop.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod resp;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
