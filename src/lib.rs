@@ -60,6 +60,7 @@ fn deinit(_ctx: &Context) -> Status {
     match runtime::panic::catch("MODULE UNLOAD", module::events::stop_everything) {
         Ok(true) => {
             runtime::context::release();
+            settings::register::release_all();
             Status::Ok
         }
         _ => {

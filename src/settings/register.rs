@@ -34,6 +34,24 @@ pub fn register_all(ctx: *mut raw::RedisModuleCtx) -> Result<(), Error> {
     Ok(())
 }
 
+/// MODULE UNLOAD: frees what the configs hold, since Rust never drops statics and the library
+/// is unloaded under them.
+pub fn release_all() {
+    for slot in &LAST_TEXT {
+        let previous = slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !previous.is_null() {
+            if let Some(free) = unsafe { raw::RedisModule_FreeString } {
+                unsafe { free(std::ptr::null_mut(), previous) };
+            }
+        }
+    }
+    for setting in &ALL {
+        if let Value::Text(text) = &setting.value {
+            text.reset();
+        }
+    }
+}
+
 fn register(ctx: *mut raw::RedisModuleCtx, index: usize, setting: &Setting) -> Result<(), Error> {
     let name = c_text(setting.name)?;
     let privdata = index as *mut c_void;

@@ -156,6 +156,11 @@ impl Text {
         *self.value.lock() = Some(self.parse(text)?);
         Ok(())
     }
+
+    /// Back to the default, freeing the text (MODULE UNLOAD: statics are never dropped).
+    pub fn reset(&self) {
+        *self.value.lock() = None;
+    }
 }
 
 /// One of a fixed list of names, each with the number Redis stores for it.
