@@ -10,6 +10,13 @@ use std::fmt;
 pub enum Error {
     /// The caller's arguments are wrong; nothing was changed.
     Arg(String),
+    /// A required argument is absent: "missing <what>".
+    Missing(String),
+    /// No bridge of that kind ("sink", "source", "bridge") is named so; `name` is shown as
+    /// quoted by the caller.
+    NoSuchBridge { kind: &'static str, name: String },
+    /// CREATE with a name a sink or source already has.
+    BridgeExists(String),
     /// The caller may not do this (the reply ACL itself would give).
     NoPerm(String),
     /// A Kafka record or stream entry cannot become a write or a record; ON-ERROR applies.
@@ -100,6 +107,9 @@ impl Error {
     pub fn context(self, what: &str) -> Error {
         match self {
             Error::Arg(m) => Error::Arg(format!("{what}: {m}")),
+            other @ (Error::Missing(_) | Error::NoSuchBridge { .. } | Error::BridgeExists(_)) => {
+                Error::Arg(format!("{what}: {other}"))
+            }
             Error::NoPerm(m) => Error::NoPerm(format!("{what}: {m}")),
             Error::Record(m) => Error::Record(format!("{what}: {m}")),
             Error::Refused(r) => Error::Refused(Refusal {
@@ -136,6 +146,9 @@ impl fmt::Display for Error {
             | Error::State(m)
             | Error::Internal(m) => f.write_str(m),
             Error::Refused(r) => write!(f, "{} failed: {}", r.command, r.reply),
+            Error::Missing(what) => write!(f, "missing {what}"),
+            Error::NoSuchBridge { kind, name } => write!(f, "no {kind} named {name}"),
+            Error::BridgeExists(name) => write!(f, "a bridge named '{name}' already exists"),
         }
     }
 }
@@ -189,6 +202,19 @@ mod tests {
     fn replies_carry_a_code() {
         assert_eq!(Error::Arg("bad".into()).reply_text(), "ERR bad");
         assert_eq!(Error::NoPerm("no".into()).reply_text(), "NOPERM no");
+        assert_eq!(
+            Error::Missing("sink name".into()).reply_text(),
+            "ERR missing sink name"
+        );
+        let none = Error::NoSuchBridge {
+            kind: "sink",
+            name: "'x'".into(),
+        };
+        assert_eq!(none.reply_text(), "ERR no sink named 'x'");
+        assert_eq!(
+            Error::BridgeExists("s".into()).reply_text(),
+            "ERR a bridge named 's' already exists"
+        );
         let refused = Error::Refused(Refusal::new("XADD", "OOM full"));
         assert_eq!(refused.to_string(), "XADD failed: OOM full");
         assert_eq!(

@@ -3,6 +3,7 @@
 
 use crate::bridge::registry::{self, Change};
 use crate::commands::{command_args, error};
+use crate::error::Error;
 use crate::lifecycle::State;
 use crate::module::acl;
 use crate::runtime::text::quoted;
@@ -24,11 +25,11 @@ fn only_name(args: Vec<RedisString>, kind: Kind) -> Result<String, RedisError> {
 fn check_kind(name: &str, kind: Kind) -> Result<(), RedisError> {
     match registry::kind_of(name) {
         Some(k) if k == kind => Ok(()),
-        _ => Err(error(format!(
-            "no {} named {}",
-            kind.name(),
-            quoted(name.as_bytes())
-        ))),
+        _ => Err(Error::NoSuchBridge {
+            kind: kind.name(),
+            name: quoted(name.as_bytes()),
+        }
+        .into()),
     }
 }
 

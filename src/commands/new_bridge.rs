@@ -3,6 +3,7 @@
 
 use crate::bridge::{reconcile, registry};
 use crate::commands::error;
+use crate::error::Error;
 use crate::kafka::redact::redact_command;
 use crate::lifecycle::now_ms;
 use crate::module::acl;
@@ -36,7 +37,7 @@ pub fn persist_and_start(ctx: &Context, name: &str, kind: Kind, args: Vec<String
 /// The duplicate-name check shared by both CREATE commands.
 pub fn check_new_name(name: &str) -> Result<(), RedisError> {
     if registry::contains(name) {
-        return Err(error(format!("a bridge named '{name}' already exists")));
+        return Err(Error::BridgeExists(name.to_string()).into());
     }
     Ok(())
 }

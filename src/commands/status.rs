@@ -2,6 +2,7 @@
 
 use crate::bridge::registry::{self, SinkEntry, SourceEntry};
 use crate::commands::{command_args, error};
+use crate::error::Error;
 use crate::kafka::embedded;
 use crate::lifecycle::{self, Lifecycle};
 use crate::runtime::text::quoted;
@@ -27,7 +28,13 @@ pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     registry::sink(&text, sink_status)
         .or_else(|| registry::source(&text, source_status))
         .or_else(|| registry::invalid_reason(&name).map(|e| invalid_status(&name, &e)))
-        .ok_or_else(|| error(format!("no bridge named {}", quoted(&name))))
+        .ok_or_else(|| {
+            Error::NoSuchBridge {
+                kind: "bridge",
+                name: quoted(&name),
+            }
+            .into()
+        })
 }
 
 /// A stored definition that cannot be started (written by hand, or from a newer version).

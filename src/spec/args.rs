@@ -23,7 +23,7 @@ impl Args {
                 self.pos += 1;
                 Ok(item.clone())
             }
-            None => arg_error(format!("missing {what}")),
+            None => Err(Error::Missing(what.to_string())),
         }
     }
 
