@@ -1,8 +1,9 @@
 //! redis-kafka: Kafka bridges inside redis-server. This file only wires the module together.
 
-// Layers, each using only the ones above it: runtime → spec → settings → store → kafka →
+// Layers, each using only the ones above it: runtime → spec → cluster → settings → store → kafka →
 // lifecycle → sink, source → bridge → module → commands. `error` is shared by all.
 mod bridge;
+mod cluster;
 mod commands;
 mod error;
 #[cfg(test)]

@@ -33,6 +33,37 @@ fn refuses_bridges_and_writes_nothing(binary: std::path::PathBuf) {
         let size: i64 = cmd(&mut conn, &["DBSIZE"]);
         assert_eq!(size, 0, "a cluster node holds module state");
     }
+    // Each node's view of the slots it serves (read from its own CLUSTER NODES line) adds up
+    // to the whole cluster: 16384 over the primaries, none on replicas.
+    let mut total = 0;
+    for node in &cluster.nodes {
+        let mut conn = node.conn();
+        let id: String = cmd(&mut conn, &["CLUSTER", "MYID"]);
+        wait_until("INFO kafka shows the node", DEADLINE, || {
+            cmd::<String>(&mut conn, &["INFO", "kafka"])
+                .contains(&format!("kafka_cluster_node:{id}"))
+        });
+        let info: String = cmd(&mut conn, &["INFO", "kafka"]);
+        let served: i64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("kafka_cluster_slots_served:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1);
+        let role: String = cmd::<Vec<redis::Value>>(&mut conn, &["ROLE"])
+            .first()
+            .map(|v| match v {
+                redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .unwrap_or_default();
+        if role == "master" {
+            assert!(served > 5000, "{served} slots on a primary");
+        } else {
+            assert_eq!(served, 0, "a replica serves no slot");
+        }
+        total += served;
+    }
+    assert_eq!(total, 16384);
 }
 
 #[test]

@@ -8,6 +8,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["runtime"],
     &["spec"],
+    &["cluster"],
     &["settings"],
     &["store"],
     &["kafka"],

@@ -73,6 +73,7 @@ pub fn reconcile(ctx: &Context) {
         return;
     }
     if flags.contains(ContextFlags::CLUSTER) {
+        crate::cluster::topology::refresh(ctx);
         report_state_error(Some(NOT_ON_CLUSTER.to_string()), 0);
         return;
     }

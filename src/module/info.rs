@@ -73,6 +73,10 @@ fn section(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
         "embedded_broker",
         &embedded::running_bootstrap().unwrap_or_default(),
     );
+    if let Some(ownership) = crate::cluster::topology::current() {
+        raw::add_info_field_str(ctx, "cluster_node", &ownership.node_id);
+        raw::add_info_field_long_long(ctx, "cluster_slots_served", ownership.served_count() as i64);
+    }
     for line in lines {
         raw::add_info_begin_dict_field(ctx, &format!("bridge_{}", line.name));
         raw::add_info_field_str(ctx, "kind", line.kind);

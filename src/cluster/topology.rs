@@ -1,0 +1,133 @@
+//! Which hash slots this node serves, read from its own `CLUSTER NODES` line: the slots it
+//! owns, and those being moved in or out (where a bridge must neither write nor skip).
+
+use crate::cluster::slots::SLOTS;
+use parking_lot::Mutex;
+use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context};
+
+/// The last view read on the main thread (reconcile), for INFO and, later, the workers.
+static CURRENT: Mutex<Option<Ownership>> = Mutex::new(None);
+
+/// Reads this node's `CLUSTER NODES` line (main thread or under the module lock).
+pub fn refresh(ctx: &Context) -> Option<Ownership> {
+    let options = CallOptionsBuilder::new().errors_as_replies().build();
+    let reply: CallResult = ctx.call_ext("CLUSTER", &options, &["NODES"][..]);
+    let text = match reply {
+        Ok(CallReply::String(text)) => text.to_string()?,
+        Ok(CallReply::VerbatimString(text)) => {
+            let (_, bytes) = text.to_parts()?;
+            String::from_utf8(bytes).ok()?
+        }
+        _ => return None,
+    };
+    let ownership = Ownership::parse(&text);
+    CURRENT.lock().clone_from(&ownership);
+    ownership
+}
+
+pub fn current() -> Option<Ownership> {
+    CURRENT.lock().clone()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    pub node_id: String,
+    pub primary: bool,
+    /// Slots assigned to this node, including those it is migrating out.
+    owned: Vec<bool>,
+    /// Slots being migrated out of (`[s->-id]`) or into (`[s-<-id]`) this node.
+    moving: Vec<bool>,
+}
+
+impl Ownership {
+    /// Owned and not being migrated: writes for this slot belong here and nowhere else.
+    pub fn serves(&self, slot: u16) -> bool {
+        let s = usize::from(slot);
+        self.owned.get(s).copied().unwrap_or(false) && !self.moving.get(s).copied().unwrap_or(true)
+    }
+
+    /// Being migrated into or out of this node.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn is_moving(&self, slot: u16) -> bool {
+        self.moving.get(usize::from(slot)).copied().unwrap_or(false)
+    }
+
+    pub fn served_count(&self) -> usize {
+        (0..SLOTS as u16).filter(|&s| self.serves(s)).count()
+    }
+
+    /// Parses `CLUSTER NODES` output; None when it has no `myself` line.
+    pub fn parse(nodes: &str) -> Option<Ownership> {
+        let line = nodes.lines().find(|line| {
+            line.split(' ')
+                .nth(2)
+                .is_some_and(|flags| flags.split(',').any(|f| f == "myself"))
+        })?;
+        let fields: Vec<&str> = line.split(' ').collect();
+        let node_id = fields.first()?.to_string();
+        let primary = fields
+            .get(2)?
+            .split(',')
+            .any(|f| f == "master" || f == "primary");
+        let mut owned = vec![false; SLOTS];
+        let mut moving = vec![false; SLOTS];
+        for item in fields.iter().skip(8) {
+            if let Some(inner) = item.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+                // [slot->-node] migrating out, [slot-<-node] importing in.
+                let slot = inner.split(['-', '<', '>']).next()?.parse::<usize>().ok()?;
+                *moving.get_mut(slot)? = true;
+                continue;
+            }
+            let (start, end) = match item.split_once('-') {
+                Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
+                None => {
+                    let slot = item.parse::<usize>().ok()?;
+                    (slot, slot)
+                }
+            };
+            if start > end || end >= SLOTS {
+                return None;
+            }
+            owned[start..=end].iter_mut().for_each(|o| *o = true);
+        }
+        Some(Ownership {
+            node_id,
+            primary,
+            owned,
+            moving,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODES: &str = "\
+07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922
+e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460 7000 [93->-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1] [12000-<-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f]
+";
+
+    #[test]
+    fn reads_its_own_slots_and_the_moving_ones() {
+        let own = Ownership::parse(NODES).unwrap();
+        assert_eq!(own.node_id, "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca");
+        assert!(own.primary);
+        assert!(own.serves(0) && own.serves(5460) && own.serves(7000));
+        assert!(!own.serves(5461) && !own.serves(16383));
+        assert!(own.is_moving(93) && !own.serves(93));
+        assert!(own.is_moving(12000) && !own.serves(12000));
+        assert_eq!(own.served_count(), 5461 + 1 - 1);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read() {
+        assert!(Ownership::parse("").is_none());
+        let bad = "x 1:1@2 myself,master - 0 0 1 connected 9-3\n";
+        assert!(Ownership::parse(bad).is_none());
+        let replica = "r 1:1@2 myself,slave p 0 0 1 connected\n";
+        let own = Ownership::parse(replica).unwrap();
+        assert!(!own.primary && own.served_count() == 0);
+    }
+}
