@@ -8,4 +8,5 @@ pub mod guard;
 pub mod keys;
 pub mod keyspace;
 pub mod offsets;
+pub mod shared_definitions;
 pub mod write;
