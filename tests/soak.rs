@@ -25,6 +25,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SINK_RATE: u64 = 3000;
+/// Tansu 0.6 on SQLite slows down as its log grows: past about a million records its fetches
+/// take seconds and its group coordinator stops answering (REQTMOUT, then session timeouts,
+/// seen in a 10-minute run), so longer soaks produce more slowly to stay near this total.
+const SINK_RECORDS_CAP: u64 = 360_000;
+
+fn sink_rate(seconds: u64) -> u64 {
+    SINK_RATE.min(SINK_RECORDS_CAP / seconds.max(1)).max(100)
+}
 const SOURCE_RATE: u64 = 1500;
 const STREAMS: usize = 4;
 /// Entries a source holds read and unacknowledged at most (MAX_IN_FLIGHT in the source).
@@ -37,8 +45,12 @@ fn soak_seconds() -> u64 {
         .unwrap_or(30)
 }
 
-/// Produces `{"n":i}` records at SINK_RATE until stopped; returns how many were acknowledged.
-fn producer_thread(bootstrap: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+/// Produces `{"n":i}` records at `rate` per second until stopped; returns how many were acknowledged.
+fn producer_thread(
+    bootstrap: String,
+    stop: Arc<AtomicBool>,
+    rate: u64,
+) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let producer: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
@@ -50,7 +62,7 @@ fn producer_thread(bootstrap: String, stop: Arc<AtomicBool>) -> std::thread::Joi
         let started = Instant::now();
         let mut n: u64 = 0;
         while !stop.load(Ordering::Relaxed) {
-            let due = started.elapsed().as_millis() as u64 * SINK_RATE / 1000;
+            let due = started.elapsed().as_millis() as u64 * rate / 1000;
             while n < due {
                 let value = format!(r#"{{"n":{n}}}"#);
                 let key = format!("k{}", n % 97);
@@ -284,7 +296,7 @@ fn chaos_soak() {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
-    let producer = producer_thread(b.clone(), stop.clone());
+    let producer = producer_thread(b.clone(), stop.clone(), sink_rate(seconds));
     let audit_stop = Arc::new(AtomicBool::new(false));
     let auditor = auditor_thread(out.clone(), audit_stop.clone());
     let writer = writer_thread(redis.port, stop.clone(), written.clone());
