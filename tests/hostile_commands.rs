@@ -167,3 +167,115 @@ fn names_with_nul_or_non_ascii_are_refused_with_a_clear_error() {
         assert_eq!(error.code(), Some("ERR"), "{error:?}");
     }
 }
+
+const SETTINGS: &[&str] = &[
+    "kafka.brokers",
+    "kafka.client-id",
+    "kafka.embedded-broker",
+    "kafka.slice-max-records",
+    "kafka.slice-max-micros",
+    "kafka.slice-max-bytes",
+    "kafka.sink-batch-max-bytes",
+    "kafka.source-inflight-max-bytes",
+    "kafka.shutdown-timeout-ms",
+    "kafka.debug-command",
+    "kafka.log-level",
+];
+
+/// Hostile values through CONFIG SET reach the module's own config callbacks: each is taken or
+/// refused with a coded error, CONFIG GET then reads back a value the setting can hold, and the
+/// server stays up. Numbers near and past their bounds, units, signs and overflow included.
+fn hostile_config_values_are_refused_or_kept(options: ServerOptions) {
+    let redis = RedisServer::start_with(options);
+    let mut conn = redis.conn();
+    let mut values = nasty_arguments();
+    for text in [
+        "0",
+        "-1",
+        "1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "99999999999999999999",
+        "4gb",
+        "4GB",
+        "5gb",
+        "1k",
+        "63kb",
+        "64kb",
+        "1.5mb",
+        "yes",
+        "no",
+        "maybe",
+        "debug",
+        "DEBUG",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "h:1,h:2",
+        ",",
+        ":9",
+        "[::1]:9092",
+    ] {
+        values.push(text.as_bytes().to_vec());
+    }
+    for setting in SETTINGS {
+        for value in &values {
+            let reply = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(*setting)
+                .arg(value.as_slice())
+                .query::<Value>(&mut conn);
+            assert_coded_error(
+                &reply,
+                &format!(
+                    "{setting} {:?}",
+                    String::from_utf8_lossy(&value[..value.len().min(16)])
+                ),
+            );
+            let read: Vec<Vec<u8>> = cmd(&mut conn, &["CONFIG", "GET", setting]);
+            assert_eq!(read.len(), 2, "{setting}");
+            if reply.is_ok() && value.len() < 100 && !setting.ends_with("bytes") {
+                // What was taken reads back, normalized (lists, case) but never garbled.
+                assert!(!read[1].contains(&0), "{setting} read back a NUL");
+            }
+        }
+    }
+    assert_eq!(cmd::<String>(&mut conn, &["PING"]), "PONG");
+    // Bounds hold whatever was tried.
+    let bytes: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.slice-max-bytes"]);
+    let bytes: i64 = bytes[1].parse().unwrap();
+    assert!((64 << 10..=1 << 30).contains(&bytes), "{bytes}");
+    let debug: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.debug-command"]);
+    assert_eq!(debug[1], "no", "debug-command is settable only at load");
+}
+
+#[test]
+fn hostile_config_values_are_refused_or_kept_redis() {
+    hostile_config_values_are_refused_or_kept(ServerOptions::default());
+}
+
+#[test]
+fn hostile_config_values_are_refused_or_kept_valkey() {
+    hostile_config_values_are_refused_or_kept(ServerOptions {
+        binary: valkey_server(),
+        ..ServerOptions::default()
+    });
+}
+
+/// The same values as loadmodule arguments: the module refuses to load with a reason, or loads.
+#[test]
+fn hostile_module_arguments_refuse_the_load_with_a_reason() {
+    for (name, value) in [
+        ("kafka.slice-max-bytes", "5gb"),
+        ("kafka.slice-max-records", "-1"),
+        ("kafka.brokers", "a\u{1}b:1"),
+        ("kafka.log-level", "\u{600}"),
+        ("kafka.embedded-broker", "maybe"),
+        ("\u{600}", "1"),
+    ] {
+        let log = RedisServer::start_expecting_exit(ServerOptions {
+            module_args: vec![name.into(), value.into()],
+            ..ServerOptions::default()
+        });
+        assert!(log.contains("kafka: "), "{name} {value}: {log}");
+    }
+}

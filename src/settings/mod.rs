@@ -103,8 +103,15 @@ fn check_brokers(text: &str) -> Result<String, Error> {
     parse_brokers(text)
 }
 
+/// librdkafka takes client.id as a C string, and brokers log it: printable and short.
 fn check_client_id(text: &str) -> Result<String, Error> {
-    Ok(text.trim().to_string())
+    let text = text.trim();
+    if text.len() > 200 || text.chars().any(char::is_control) {
+        return Err(Error::Arg(
+            "must be at most 200 printable characters".to_string(),
+        ));
+    }
+    Ok(text.to_string())
 }
 
 pub fn default_brokers() -> Option<String> {

@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::runtime::panic::catch;
+use crate::runtime::text::truncate;
 use crate::settings::{Setting, Value, ALL};
 use redis_module::raw;
 use std::ffi::{c_void, CString};
@@ -169,7 +170,20 @@ fn setter(
     match result {
         Ok(()) => OK,
         Err(error) => {
-            let text = error.to_string();
+            // Redis puts this text in its reply and cuts it at about 300 bytes wherever that
+            // falls, even inside a UTF-8 character: send short ASCII.
+            let ascii: String = error
+                .to_string()
+                .chars()
+                .flat_map(|c| {
+                    if c.is_ascii() && !c.is_ascii_control() {
+                        vec![c]
+                    } else {
+                        c.escape_unicode().collect()
+                    }
+                })
+                .collect();
+            let text = truncate(&ascii, 200);
             if !err.is_null() {
                 if let Some(create) = unsafe { raw::RedisModule_CreateString } {
                     unsafe {

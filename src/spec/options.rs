@@ -70,9 +70,15 @@ pub fn parse_brokers(list: &str) -> Result<String, Error> {
         let port = broker
             .rsplit_once(':')
             .map(|(host, port)| (host, port.parse::<u16>()));
+        let printable = |host: &str| host.chars().all(|c| !c.is_control() && !c.is_whitespace());
         match port {
-            Some((host, Ok(port))) if !host.is_empty() && port > 0 => {}
-            _ => return arg_error(format!("broker '{broker}' is not host:port")),
+            Some((host, Ok(port))) if !host.is_empty() && printable(host) && port > 0 => {}
+            _ => {
+                return arg_error(format!(
+                    "broker {} is not host:port",
+                    crate::runtime::text::quoted(broker.as_bytes())
+                ))
+            }
         }
     }
     Ok(brokers.join(","))
