@@ -37,11 +37,11 @@ test: deps
 run: build
 	scripts/run.sh
 
-# Issue 10: property tests over parsers, templates, globs, mapping and stored state, then the
+# Issue 10: property tests (every unit test; the properties run FUZZ_CASES each), then the
 # live fuzzer against Redis 7.0 and Valkey 8.1. `make test` runs both with fewer cases.
 fuzz: deps
 	cargo build --release
-	FUZZ_CASES=$${FUZZ_CASES:-2000000} cargo test --release --lib fuzz
+	FUZZ_CASES=$${FUZZ_CASES:-2000000} cargo test --release --lib
 	. target/deps.env && FUZZ_COMMANDS=$${FUZZ_COMMANDS:-200000} cargo test --release --test fuzz_live -- --nocapture
 
 # Issue 10: a STREAM sink and a source flat out for 10 minutes while brokers are killed, Redis is
