@@ -122,6 +122,28 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0
     }
 
     #[test]
+    fn any_text_parses_or_is_refused_without_panicking() {
+        crate::fuzz::check("cluster nodes text", |g| {
+            let mut text = String::from("id 1:1@2 myself,master - 0 0 1 connected ");
+            for _ in 0..g.below(6) {
+                let piece = match g.below(5) {
+                    0 => format!("{}-{}", g.below(20000), g.below(20000)),
+                    1 => format!("[{}->-x]", g.below(20000)),
+                    2 => format!("[{}-<-y]", g.below(20000)),
+                    3 => g.below(20000).to_string(),
+                    _ => String::from_utf8_lossy(&g.bytes(12)).into_owned(),
+                };
+                text.push_str(&piece);
+                text.push(' ');
+            }
+            if let Some(own) = Ownership::parse(&text) {
+                assert!(own.served_count() <= SLOTS);
+            }
+            let _ = Ownership::parse(&String::from_utf8_lossy(&g.bytes(200)));
+        });
+    }
+
+    #[test]
     fn refuses_what_it_cannot_read() {
         assert!(Ownership::parse("").is_none());
         let bad = "x 1:1@2 myself,master - 0 0 1 connected 9-3\n";

@@ -66,6 +66,43 @@ pub struct Setting {
     pub immutable: bool,
 }
 
+/// A value as Redis hands it to a config callback.
+pub enum Raw<'a> {
+    Number(i64),
+    Flag(bool),
+    Choice(i32),
+    Text(&'a [u8]),
+}
+
+impl Setting {
+    /// Sets the value Redis gives (redis.conf at load, CONFIG SET), checked like any other.
+    pub fn set_raw(&self, raw: Raw<'_>) -> Result<(), Error> {
+        match (&self.value, raw) {
+            (Value::Number(number), Raw::Number(value)) => number.set(value),
+            (Value::Flag(flag), Raw::Flag(value)) => {
+                flag.set(value);
+                Ok(())
+            }
+            (Value::Choice(choice), Raw::Choice(value)) => choice.set(value),
+            (Value::Text(text), Raw::Text(bytes)) => text.set(
+                std::str::from_utf8(bytes)
+                    .map_err(|_| Error::Arg("must be UTF-8 text".to_string()))?,
+            ),
+            _ => Err(Error::Internal("setting of another kind".to_string())),
+        }
+    }
+
+    /// The value of a number, flag (0/1) or choice setting; 0 for text.
+    pub fn integer(&self) -> i64 {
+        match &self.value {
+            Value::Number(number) => number.get(),
+            Value::Flag(flag) => i64::from(flag.get()),
+            Value::Choice(choice) => i64::from(choice.get()),
+            Value::Text(_) => 0,
+        }
+    }
+}
+
 const fn setting(name: &'static str, value: Value) -> Setting {
     Setting {
         name,

@@ -4,7 +4,7 @@
 
 use crate::error::Error;
 use crate::settings::values::Flag;
-use crate::settings::{Setting, Value, ALL};
+use crate::settings::{Raw, Setting, Value, ALL};
 
 pub fn apply(args: &[(String, String)]) -> Result<(), Error> {
     for (name, value) in args {
@@ -39,16 +39,15 @@ pub fn pairs(args: &[Vec<u8>]) -> Result<Vec<(String, String)>, Error> {
         .collect())
 }
 
+/// Parses with the setting's own parser, then sets it the way CONFIG SET does.
 fn set_from_text(setting: &Setting, text: &str) -> Result<(), Error> {
-    match &setting.value {
-        Value::Number(number) => number.set(number.parse(text)?),
-        Value::Flag(flag) => {
-            flag.set(Flag::parse(text)?);
-            Ok(())
-        }
-        Value::Text(value) => value.set(text),
-        Value::Choice(choice) => choice.set(choice.parse(text)?),
-    }
+    let raw = match &setting.value {
+        Value::Number(number) => Raw::Number(number.parse(text)?),
+        Value::Flag(_) => Raw::Flag(Flag::parse(text)?),
+        Value::Choice(choice) => Raw::Choice(choice.parse(text)?),
+        Value::Text(_) => Raw::Text(text.as_bytes()),
+    };
+    setting.set_raw(raw)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::runtime::panic::catch;
 use crate::runtime::text::truncate;
-use crate::settings::{Setting, Value, ALL};
+use crate::settings::{Raw, Setting, Value, ALL};
 use redis_module::raw;
 use std::ffi::{c_void, CString};
 use std::os::raw::{c_char, c_int, c_longlong, c_uint};
@@ -39,12 +39,7 @@ pub fn register_all(ctx: *mut raw::RedisModuleCtx) -> Result<(), Error> {
 /// is unloaded under them.
 pub fn release_all() {
     for slot in &LAST_TEXT {
-        let previous = slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if !previous.is_null() {
-            if let Some(free) = unsafe { raw::RedisModule_FreeString } {
-                unsafe { free(std::ptr::null_mut(), previous) };
-            }
-        }
+        free_string(slot.swap(std::ptr::null_mut(), Ordering::AcqRel));
     }
     for setting in &ALL {
         if let Value::Text(text) = &setting.value {
@@ -157,13 +152,9 @@ fn setting_at(privdata: *mut c_void) -> Option<&'static Setting> {
 }
 
 /// Runs a setter inside the panic boundary and turns its error into Redis's `err` string.
-fn setter(
-    privdata: *mut c_void,
-    err: *mut *mut raw::RedisModuleString,
-    body: impl FnOnce(&'static Setting) -> Result<(), Error>,
-) -> c_int {
+fn setter(privdata: *mut c_void, err: *mut *mut raw::RedisModuleString, value: Raw<'_>) -> c_int {
     let result = match setting_at(privdata) {
-        Some(setting) => catch("CONFIG SET", || body(setting))
+        Some(setting) => catch("CONFIG SET", || setting.set_raw(value))
             .unwrap_or_else(|panic| Err(Error::Internal(panic))),
         None => Err(Error::Internal("unknown setting".to_string())),
     };
@@ -196,15 +187,20 @@ fn setter(
     }
 }
 
-fn wrong_kind() -> Error {
-    Error::Internal("setting of another kind".to_string())
+fn integer_at(privdata: *mut c_void) -> i64 {
+    setting_at(privdata).map_or(0, Setting::integer)
+}
+
+fn free_string(string: *mut raw::RedisModuleString) {
+    if !string.is_null() {
+        if let Some(free) = unsafe { raw::RedisModule_FreeString } {
+            unsafe { free(std::ptr::null_mut(), string) };
+        }
+    }
 }
 
 extern "C" fn get_number(_name: *const c_char, privdata: *mut c_void) -> c_longlong {
-    match setting_at(privdata).map(|s| &s.value) {
-        Some(Value::Number(number)) => number.get(),
-        _ => 0,
-    }
+    integer_at(privdata)
 }
 
 extern "C" fn set_number(
@@ -213,17 +209,11 @@ extern "C" fn set_number(
     privdata: *mut c_void,
     err: *mut *mut raw::RedisModuleString,
 ) -> c_int {
-    setter(privdata, err, |setting| match &setting.value {
-        Value::Number(number) => number.set(value),
-        _ => Err(wrong_kind()),
-    })
+    setter(privdata, err, Raw::Number(value))
 }
 
 extern "C" fn get_flag(_name: *const c_char, privdata: *mut c_void) -> c_int {
-    match setting_at(privdata).map(|s| &s.value) {
-        Some(Value::Flag(flag)) => c_int::from(flag.get()),
-        _ => 0,
-    }
+    c_int::from(integer_at(privdata) != 0)
 }
 
 extern "C" fn set_flag(
@@ -232,13 +222,20 @@ extern "C" fn set_flag(
     privdata: *mut c_void,
     err: *mut *mut raw::RedisModuleString,
 ) -> c_int {
-    setter(privdata, err, |setting| match &setting.value {
-        Value::Flag(flag) => {
-            flag.set(value != 0);
-            Ok(())
-        }
-        _ => Err(wrong_kind()),
-    })
+    setter(privdata, err, Raw::Flag(value != 0))
+}
+
+extern "C" fn get_choice(_name: *const c_char, privdata: *mut c_void) -> c_int {
+    c_int::try_from(integer_at(privdata)).unwrap_or(0)
+}
+
+extern "C" fn set_choice(
+    _name: *const c_char,
+    value: c_int,
+    privdata: *mut c_void,
+    err: *mut *mut raw::RedisModuleString,
+) -> c_int {
+    setter(privdata, err, Raw::Choice(value))
 }
 
 extern "C" fn get_text(_name: *const c_char, privdata: *mut c_void) -> *mut raw::RedisModuleString {
@@ -252,12 +249,7 @@ extern "C" fn get_text(_name: *const c_char, privdata: *mut c_void) -> *mut raw:
     };
     let value = text.get();
     let fresh = unsafe { create(std::ptr::null_mut(), value.as_ptr().cast(), value.len()) };
-    let previous = slot.swap(fresh, Ordering::AcqRel);
-    if !previous.is_null() {
-        if let Some(free) = unsafe { raw::RedisModule_FreeString } {
-            unsafe { free(std::ptr::null_mut(), previous) };
-        }
-    }
+    free_string(slot.swap(fresh, Ordering::AcqRel));
     fresh
 }
 
@@ -267,32 +259,6 @@ extern "C" fn set_text(
     privdata: *mut c_void,
     err: *mut *mut raw::RedisModuleString,
 ) -> c_int {
-    setter(privdata, err, |setting| match &setting.value {
-        Value::Text(text) => {
-            let bytes = redis_module::RedisString::string_as_slice(value);
-            let value = std::str::from_utf8(bytes)
-                .map_err(|_| Error::Arg("must be UTF-8 text".to_string()))?;
-            text.set(value)
-        }
-        _ => Err(wrong_kind()),
-    })
-}
-
-extern "C" fn get_choice(_name: *const c_char, privdata: *mut c_void) -> c_int {
-    match setting_at(privdata).map(|s| &s.value) {
-        Some(Value::Choice(choice)) => choice.get(),
-        _ => 0,
-    }
-}
-
-extern "C" fn set_choice(
-    _name: *const c_char,
-    value: c_int,
-    privdata: *mut c_void,
-    err: *mut *mut raw::RedisModuleString,
-) -> c_int {
-    setter(privdata, err, |setting| match &setting.value {
-        Value::Choice(choice) => choice.set(value),
-        _ => Err(wrong_kind()),
-    })
+    let bytes = redis_module::RedisString::string_as_slice(value);
+    setter(privdata, err, Raw::Text(bytes))
 }

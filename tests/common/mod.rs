@@ -380,6 +380,19 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Every test checks that the server never crashed (a module panic that escaped, a
+        // fault): such a server keeps its directory for a post-mortem and fails the test.
+        let log = self.log();
+        if log.contains("crashed by signal") || log.contains("ASSERTION FAILED") {
+            if !std::thread::panicking() {
+                panic!(
+                    "redis-server on port {} crashed; its log is in {}",
+                    self.port,
+                    self.dir.display()
+                );
+            }
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
