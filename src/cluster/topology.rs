@@ -4,12 +4,15 @@
 use crate::cluster::slots::SLOTS;
 use parking_lot::Mutex;
 use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context};
+use std::sync::Arc;
 
-/// The last view read on the main thread (reconcile), for INFO and, later, the workers.
-static CURRENT: Mutex<Option<Ownership>> = Mutex::new(None);
+/// The last view, read on the main thread; workers read it under the module lock, so a view
+/// changed on the main thread (a SETSLOT seen by the command filter) holds for their next slice.
+static CURRENT: Mutex<Option<Arc<Ownership>>> = Mutex::new(None);
 
-/// Reads this node's `CLUSTER NODES` line (main thread or under the module lock).
-pub fn refresh(ctx: &Context) -> Option<Ownership> {
+/// Reads this node's `CLUSTER NODES` line (main thread or under the module lock). The view keeps
+/// its generation while nothing in it changed, so workers compare generations, not slot tables.
+pub fn refresh(ctx: &Context) -> Option<Arc<Ownership>> {
     let options = CallOptionsBuilder::new().errors_as_replies().build();
     let reply: CallResult = ctx.call_ext("CLUSTER", &options, &["NODES"][..]);
     let text = match reply {
@@ -20,19 +23,44 @@ pub fn refresh(ctx: &Context) -> Option<Ownership> {
         }
         _ => return None,
     };
-    let ownership = Ownership::parse(&text);
-    CURRENT.lock().clone_from(&ownership);
-    ownership
+    let mut ownership = Ownership::parse(&text)?;
+    let mut current = CURRENT.lock();
+    if let Some(held) = current.as_ref() {
+        if held.same_slots(&ownership) {
+            return Some(held.clone());
+        }
+        ownership.generation = held.generation + 1;
+    }
+    let ownership = Arc::new(ownership);
+    *current = Some(ownership.clone());
+    Some(ownership)
 }
 
-pub fn current() -> Option<Ownership> {
+pub fn current() -> Option<Arc<Ownership>> {
     CURRENT.lock().clone()
+}
+
+/// Stops serving `slot` at once (main thread, before a `CLUSTER SETSLOT` runs): no worker may
+/// write it until the next `CLUSTER NODES` read says where it stands.
+#[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
+pub fn mark_moving(slot: u16) {
+    let mut current = CURRENT.lock();
+    if let Some(held) = current.as_ref() {
+        let mut changed = Ownership::clone(held);
+        if let Some(moving) = changed.moving.get_mut(usize::from(slot)) {
+            *moving = true;
+        }
+        changed.generation = held.generation + 1;
+        *current = Some(Arc::new(changed));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
     pub node_id: String,
     pub primary: bool,
+    /// Grows by one each time the view changes.
+    pub generation: u64,
     /// Slots assigned to this node, including those it is migrating out.
     owned: Vec<bool>,
     /// Slots being migrated out of (`[s->-id]`) or into (`[s-<-id]`) this node.
@@ -47,9 +75,22 @@ impl Ownership {
     }
 
     /// Being migrated into or out of this node.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
     pub fn is_moving(&self, slot: u16) -> bool {
         self.moving.get(usize::from(slot)).copied().unwrap_or(false)
+    }
+
+    /// Owned, or being migrated out: a stored key of this slot is still here.
+    #[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
+    pub fn owns(&self, slot: u16) -> bool {
+        self.owned.get(usize::from(slot)).copied().unwrap_or(false)
+    }
+
+    fn same_slots(&self, other: &Ownership) -> bool {
+        self.node_id == other.node_id
+            && self.primary == other.primary
+            && self.owned == other.owned
+            && self.moving == other.moving
     }
 
     pub fn served_count(&self) -> usize {
@@ -93,6 +134,7 @@ impl Ownership {
         Some(Ownership {
             node_id,
             primary,
+            generation: 0,
             owned,
             moving,
         })
