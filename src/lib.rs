@@ -51,6 +51,19 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         return Status::Err;
     }
     module::info::register(ctx);
+    let on_cluster = ctx
+        .get_flags()
+        .contains(redis_module::ContextFlags::CLUSTER);
+    cluster::topology::set_enabled(on_cluster);
+    if on_cluster {
+        if !store::definitions_aux::register(ctx.ctx) {
+            runtime::log::warning(
+                "kafka: cannot register the type that persists bridge definitions",
+            );
+            return Status::Err;
+        }
+        module::cluster_bus::register(ctx);
+    }
     module::events::subscribe_server_events(ctx)
 }
 

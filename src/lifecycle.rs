@@ -4,7 +4,6 @@
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -76,13 +75,7 @@ pub struct LastError {
     pub message: String,
 }
 
-/// Milliseconds since the epoch (0 if the clock is before it).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::runtime::clock::now_ms;
 
 pub fn count(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
@@ -119,6 +112,15 @@ impl Lifecycle {
         let mut state = self.state.lock();
         run.stop();
         if !(resting == State::Paused && *state == State::Failed) {
+            *state = resting;
+        }
+    }
+
+    /// A bridge that runs nowhere here changes why it rests: a replica's bridge paused or
+    /// resumed on the primary shows `paused` / `replica` like it.
+    pub fn rest_as(&self, resting: State) {
+        let mut state = self.state.lock();
+        if matches!(*state, State::Replica | State::Paused) {
             *state = resting;
         }
     }

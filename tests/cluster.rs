@@ -1,77 +1,135 @@
-//! Redis Cluster (issue 12). Bridges are not cluster-aware yet: a cluster node refuses them
-//! cleanly, without writing any state, while KAFKA.PRODUCE works.
+//! Redis Cluster (issue 12): bridges managed from any primary reach every node, and a sink
+//! applies each record on the primary serving its key, exactly once over the whole cluster.
 
 mod common;
 
 use common::cluster::Cluster;
 use common::*;
+use std::collections::HashMap;
 
-fn refuses_bridges_and_writes_nothing(binary: std::path::PathBuf) {
-    let kafka = MockKafka::new();
-    kafka.create_topic("t", 1);
-    let cluster = Cluster::start(binary, 3, 1);
-    let b = kafka.bootstrap();
-    for node in &cluster.nodes[..3] {
+fn is_primary(conn: &mut redis::Connection) -> bool {
+    let role: Vec<redis::Value> = cmd(conn, &["ROLE"]);
+    matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master")
+}
+
+/// Every key matching `pattern` on the primaries, with the primary holding it.
+fn keys_on_primaries(cluster: &Cluster, pattern: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (index, node) in cluster.nodes.iter().enumerate() {
         let mut conn = node.conn();
-        for create in [
-            vec!["KAFKA.SINK.CREATE", "s", "BROKERS", &b, "TOPICS", "t"],
-            vec!["KAFKA.SOURCE.CREATE", "s", "BROKERS", &b, "STREAMS", "x*"],
-        ] {
-            let error = cmd_err(&mut conn, &create);
-            assert!(
-                error.starts_with("ERR Kafka bridges do not run on Redis Cluster yet"),
-                "{error}"
+        if !is_primary(&mut conn) {
+            continue;
+        }
+        let mut cursor = "0".to_string();
+        loop {
+            let (next, keys): (String, Vec<String>) = cmd(
+                &mut conn,
+                &["SCAN", &cursor, "MATCH", pattern, "COUNT", "1000"],
             );
+            found.extend(keys.into_iter().map(|k| (index, k)));
+            if next == "0" {
+                break;
+            }
+            cursor = next;
         }
-        let reply: (i64, i64) = cmd(&mut conn, &["KAFKA.PRODUCE", "t", "v", "BROKERS", &b]);
-        assert_eq!(reply.0, 0);
-        let info: String = cmd(&mut conn, &["INFO", "kafka"]);
-        assert!(info.contains("kafka_sinks:0"), "{info}");
     }
+    found
+}
+
+fn listed(conn: &mut redis::Connection, kind: &str) -> Vec<String> {
+    let list: Vec<Vec<redis::Value>> = cmd(conn, &[&format!("KAFKA.{kind}.LIST")]);
+    list.iter()
+        .filter_map(|entry| match entry.get(1) {
+            Some(redis::Value::BulkString(name)) => Some(String::from_utf8_lossy(name).into()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn definitions_reach_every_node_and_a_sink_applies_each_record_once(binary: std::path::PathBuf) {
+    let kafka = MockKafka::new();
+    kafka.create_topic("cl", 4);
+    let total = 3000;
+    produce(&kafka.bootstrap(), "cl", &numbered(0, total, total));
+    let mut cluster = Cluster::start(binary, 3, 1);
+    let mut first = cluster.nodes[1].conn();
+    create_sink(
+        &mut first,
+        &kafka.bootstrap(),
+        "cs",
+        &["TOPICS", "cl", "TYPE", "STREAM", "KEY", "${key}"],
+    );
     for node in &cluster.nodes {
         let mut conn = node.conn();
-        let size: i64 = cmd(&mut conn, &["DBSIZE"]);
-        assert_eq!(size, 0, "a cluster node holds module state");
-    }
-    // Each node's view of the slots it serves (read from its own CLUSTER NODES line) adds up
-    // to the whole cluster: 16384 over the primaries, none on replicas.
-    let mut total = 0;
-    for node in &cluster.nodes {
-        let mut conn = node.conn();
-        let id: String = cmd(&mut conn, &["CLUSTER", "MYID"]);
-        wait_until("INFO kafka shows the node", DEADLINE, || {
-            cmd::<String>(&mut conn, &["INFO", "kafka"])
-                .contains(&format!("kafka_cluster_node:{id}"))
+        wait_until("every node lists the sink", DEADLINE, || {
+            listed(&mut conn, "SINK") == ["cs"]
         });
-        let info: String = cmd(&mut conn, &["INFO", "kafka"]);
-        let served: i64 = info
-            .lines()
-            .find_map(|l| l.strip_prefix("kafka_cluster_slots_served:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1);
-        let role: String = cmd::<Vec<redis::Value>>(&mut conn, &["ROLE"])
-            .first()
-            .map(|v| match v {
-                redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-                other => format!("{other:?}"),
-            })
-            .unwrap_or_default();
-        if role == "master" {
-            assert!(served > 5000, "{served} slots on a primary");
-        } else {
-            assert_eq!(served, 0, "a replica serves no slot");
-        }
-        total += served;
     }
-    assert_eq!(total, 16384);
+    wait_until("every record applied somewhere", DEADLINE, || {
+        keys_on_primaries(&cluster, "k*").len() == total
+    });
+    // Each key on the one primary serving its slot, holding its one record.
+    let keys = keys_on_primaries(&cluster, "k*");
+    let mut per_node: HashMap<usize, i64> = HashMap::new();
+    for (index, key) in &keys {
+        let mut conn = cluster.nodes[*index].conn();
+        assert_eq!(cmd::<i64>(&mut conn, &["XLEN", key]), 1, "{key}");
+        *per_node.entry(*index).or_default() += 1;
+    }
+    assert_eq!(per_node.len(), 3, "records spread over the three primaries");
+    let applied: i64 = per_node
+        .keys()
+        .map(|&i| count_field(&mut cluster.nodes[i].conn(), "cs", "records"))
+        .sum();
+    assert_eq!(applied, total as i64);
+
+    // PAUSE from another primary reaches every node; so does DELETE PURGE.
+    let mut other = cluster.nodes[2].conn();
+    assert_eq!(cmd::<String>(&mut other, &["KAFKA.SINK.PAUSE", "cs"]), "OK");
+    for node in &cluster.nodes {
+        let mut conn = node.conn();
+        wait_until("every node shows the sink paused", DEADLINE, || {
+            status_field::<String>(&mut conn, "cs", "state") == "paused"
+        });
+    }
+    // The definitions survive a restart of a cluster node (RDB module aux data).
+    let _ = try_cmd::<String>(&mut cluster.nodes[0].conn(), &["SHUTDOWN", "SAVE"]);
+    cluster.nodes[0].restart();
+    let mut reloaded = cluster.nodes[0].conn();
+    assert_eq!(listed(&mut reloaded, "SINK"), ["cs"]);
+    assert_eq!(
+        status_field::<String>(&mut reloaded, "cs", "state"),
+        "paused"
+    );
+
+    assert!(!keys_on_primaries(&cluster, "__kafka:o:cs:*").is_empty());
+    assert_eq!(
+        cmd::<String>(&mut first, &["KAFKA.SINK.DELETE", "cs", "PURGE"]),
+        "OK"
+    );
+    for node in &cluster.nodes {
+        let mut conn = node.conn();
+        wait_until("every node forgot the sink", DEADLINE, || {
+            listed(&mut conn, "SINK").is_empty()
+        });
+    }
+    wait_until("every shard purged its offsets", DEADLINE, || {
+        keys_on_primaries(&cluster, "__kafka:*").is_empty()
+    });
+    // A primary can still produce.
+    let reply: (i64, i64) = cmd(
+        &mut other,
+        &["KAFKA.PRODUCE", "cl", "v", "BROKERS", &kafka.bootstrap()],
+    );
+    assert!(reply.1 >= 0);
 }
 
 #[test]
-fn a_cluster_node_refuses_bridges_without_writing_state_redis() {
-    refuses_bridges_and_writes_nothing(redis_server());
+fn definitions_reach_every_node_and_a_sink_applies_each_record_once_redis() {
+    definitions_reach_every_node_and_a_sink_applies_each_record_once(redis_server());
 }
 
 #[test]
-fn a_cluster_node_refuses_bridges_without_writing_state_valkey() {
-    refuses_bridges_and_writes_nothing(valkey_server());
+fn definitions_reach_every_node_and_a_sink_applies_each_record_once_valkey() {
+    definitions_reach_every_node_and_a_sink_applies_each_record_once(valkey_server());
 }

@@ -62,19 +62,9 @@ pub fn instantiate(name: &str, definition: Definition, primary: bool) -> Result<
     }
 }
 
-/// Why a cluster node runs no bridge. The module's state keys would land in slots the node
-/// may not own (and would move with them), so until bridges are cluster-aware a cluster node
-/// refuses them rather than half-writing state.
-pub const NOT_ON_CLUSTER: &str = "Kafka bridges do not run on Redis Cluster yet (this node has cluster-enabled yes): run them on a standalone primary with replicas; KAFKA.PRODUCE works";
-
 pub fn reconcile(ctx: &Context) {
     let flags = ctx.get_flags();
     if flags.contains(ContextFlags::LOADING) {
-        return;
-    }
-    if flags.contains(ContextFlags::CLUSTER) {
-        crate::cluster::topology::refresh(ctx);
-        report_state_error(Some(NOT_ON_CLUSTER.to_string()), 0);
         return;
     }
     let primary = flags.contains(ContextFlags::MASTER);

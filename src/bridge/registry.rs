@@ -234,6 +234,9 @@ pub fn set_running(name: &str, should_run: bool, resting: State) -> Result<Chang
     with(|r| {
         if let Some(entry) = r.sinks.get_mut(name) {
             if entry.running == should_run {
+                if !should_run {
+                    entry.shared.life.rest_as(resting);
+                }
                 return Ok(Change::AlreadyThere);
             }
             let mut old = std::mem::take(&mut entry.workers);
@@ -249,6 +252,9 @@ pub fn set_running(name: &str, should_run: bool, resting: State) -> Result<Chang
         }
         if let Some(entry) = r.sources.get_mut(name) {
             if entry.running == should_run {
+                if !should_run {
+                    entry.shared.life.rest_as(resting);
+                }
                 return Ok(Change::AlreadyThere);
             }
             if should_run {

@@ -4,11 +4,23 @@
 use crate::cluster::slots::SLOTS;
 use parking_lot::Mutex;
 use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The last view, read on the main thread; workers read it under the module lock, so a view
 /// changed on the main thread (a SETSLOT seen by the command filter) holds for their next slice.
 static CURRENT: Mutex<Option<Arc<Ownership>>> = Mutex::new(None);
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Set once at load: the server runs with `cluster-enabled yes`.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 /// Reads this node's `CLUSTER NODES` line (main thread or under the module lock). The view keeps
 /// its generation while nothing in it changed, so workers compare generations, not slot tables.
@@ -42,7 +54,6 @@ pub fn current() -> Option<Arc<Ownership>> {
 
 /// Stops serving `slot` at once (main thread, before a `CLUSTER SETSLOT` runs): no worker may
 /// write it until the next `CLUSTER NODES` read says where it stands.
-#[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
 pub fn mark_moving(slot: u16) {
     let mut current = CURRENT.lock();
     if let Some(held) = current.as_ref() {
@@ -75,15 +86,8 @@ impl Ownership {
     }
 
     /// Being migrated into or out of this node.
-    #[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
     pub fn is_moving(&self, slot: u16) -> bool {
         self.moving.get(usize::from(slot)).copied().unwrap_or(false)
-    }
-
-    /// Owned, or being migrated out: a stored key of this slot is still here.
-    #[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
-    pub fn owns(&self, slot: u16) -> bool {
-        self.owned.get(usize::from(slot)).copied().unwrap_or(false)
     }
 
     fn same_slots(&self, other: &Ownership) -> bool {

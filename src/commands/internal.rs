@@ -1,11 +1,13 @@
 //! Commands the module gives itself, not its users.
 //!   KAFKA._STATE <op> <key> ...   a state change, as replicated to replicas and the AOF; runs
 //!                                 only from the replication link or while loading the AOF
+//!   KAFKA._STATE RECORD <record>  the same for a cluster node's bridge definition
 //!   KAFKA._REFUSED <command> ...  what the guard turns a client's write to a state key into
 
 use crate::commands::error;
 use crate::module::events;
 use crate::runtime::text::quoted;
+use crate::store::cluster_definitions::{self, RECORD_OP};
 use crate::store::definitions::in_db0;
 use crate::store::keys::is_reserved;
 use crate::store::write::{apply, Change};
@@ -19,6 +21,14 @@ pub fn state(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         ));
     }
     let args: Vec<Vec<u8>> = args.iter().skip(1).map(|a| a.as_slice().to_vec()).collect();
+    if let [op, record] = args.as_slice() {
+        if op.eq_ignore_ascii_case(RECORD_OP) {
+            cluster_definitions::apply_replicated(record).map_err(|e| e.context("KAFKA._STATE"))?;
+            ctx.replicate_verbatim();
+            events::reconcile_soon();
+            return Ok(RedisValue::SimpleStringStatic("OK"));
+        }
+    }
     let change = Change::decode(&args).map_err(|e| e.context("KAFKA._STATE"))?;
     in_db0(ctx, || apply(ctx, &change))?;
     // A replica's own AOF gets the change too (module commands are not propagated otherwise).

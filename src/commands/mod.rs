@@ -7,6 +7,7 @@ pub mod lifecycle_ops;
 pub mod new_bridge;
 pub mod produce;
 pub mod register;
+pub mod setslot;
 pub mod sink;
 pub mod source;
 pub mod status;

@@ -2,22 +2,18 @@
 //! check), the duplicate-name check, and storing the definition before starting the bridge.
 
 use crate::bridge::{reconcile, registry};
-use crate::commands::error;
 use crate::error::Error;
 use crate::kafka::redact::redact_command;
 use crate::lifecycle::now_ms;
 use crate::module::acl;
 use crate::store::definitions::{self, Definition, Kind};
-use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
 
 /// Hides secret CONFIG values, checks the caller may change bridges, and returns the arguments
 /// after the name as they will be stored.
 pub fn prologue(ctx: &Context, args: &[RedisString]) -> Result<Vec<String>, RedisError> {
     redact_command(ctx, args);
     acl::require_admin(ctx)?;
-    if ctx.get_flags().contains(ContextFlags::CLUSTER) {
-        return Err(error(reconcile::NOT_ON_CLUSTER));
-    }
     Ok(create_arguments(args))
 }
 

@@ -2,9 +2,10 @@
 //! changes bridges (then it joins @admin and @dangerous where the server allows), and the text
 //! COMMAND DOCS shows. `register` turns this table into Redis commands.
 
-use crate::commands::{debug, internal, lifecycle_ops, produce, sink, source, status};
+use crate::commands::{debug, internal, lifecycle_ops, produce, setslot, sink, source, status};
 use crate::runtime::reply::Handler;
 use crate::store::definitions::Kind;
+use crate::store::setslot_reroute::SETSLOT_COMMAND;
 
 pub struct Command {
     pub name: &'static str,
@@ -20,7 +21,7 @@ pub struct Command {
 
 const SINCE: &str = "0.1.0";
 
-pub static COMMANDS: [Command; 15] = [
+pub static COMMANDS: [Command; 16] = [
     Command {
         name: "kafka.sink.create",
         handler: sink::create,
@@ -159,6 +160,16 @@ pub static COMMANDS: [Command; 15] = [
         summary: "Internal: a module state change, as replicated and written to the AOF",
         usage: "<op> <key> ...",
         complexity: "O(1)",
+        since: SINCE,
+    },
+    Command {
+        name: SETSLOT_COMMAND,
+        handler: setslot::setslot,
+        flags: "admin may-replicate",
+        admin: true,
+        summary: "Internal: CLUSTER SETSLOT <slot> MIGRATING, after the sinks' handover",
+        usage: "SETSLOT <slot> MIGRATING <node>",
+        complexity: "O(sinks)",
         since: SINCE,
     },
     Command {

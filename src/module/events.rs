@@ -10,7 +10,7 @@ use crate::kafka::{embedded, produce_pool};
 use crate::runtime::log;
 use crate::runtime::panic::catch_and_log;
 use crate::settings;
-use redis_module::{raw, Context, Status};
+use redis_module::{raw, Context, ContextFlags, Status};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -66,6 +66,10 @@ fn handle(ctx: &Context, event: u64, subevent: u64) {
         raw::REDISMODULE_EVENT_CRON_LOOP => {
             let tick = TICKS.fetch_add(1, Ordering::Relaxed);
             crate::runtime::faults::maybe_panic_in_event();
+            if ctx.get_flags().contains(ContextFlags::CLUSTER) {
+                crate::cluster::topology::refresh(ctx);
+                crate::module::cluster_bus::on_tick(ctx, tick);
+            }
             if RECONCILE_SOON.swap(false, Ordering::Relaxed) || tick.is_multiple_of(RECONCILE_EVERY)
             {
                 reconcile(ctx);

@@ -3,6 +3,7 @@
 //! lock and the faults KAFKA.DEBUG injects.
 
 pub mod blocked;
+pub mod clock;
 pub mod context;
 pub mod faults;
 pub mod gil;

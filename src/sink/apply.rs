@@ -3,8 +3,10 @@
 //! see them as one MULTI/EXEC. Records below the offset stored in Redis are skipped: that check,
 //! made under the lock, is what keeps the effect exactly-once across restarts and rebalances.
 
+use crate::cluster::topology::Ownership;
 use crate::error::{Error, Refusal};
 use crate::sink::mapping::{Mapped, Write};
+use crate::sink::slot_progress::SlotProgress;
 use crate::store::offsets;
 use redis_module::{CallOptions, CallResult, Context};
 use std::time::{Duration, Instant};
@@ -13,6 +15,9 @@ use std::time::{Duration, Instant};
 pub struct Pending {
     pub partition: usize,
     pub offset: i64,
+    /// On Redis Cluster, the hash slot that decides which primary applies the record: its
+    /// target key's, or for a record without one (a mapping error), its Kafka key's.
+    pub hash_slot: u16,
     pub mapped: Result<Mapped, Error>,
 }
 
@@ -21,7 +26,8 @@ pub struct PartitionSlot {
     pub topic: String,
     pub partition: i32,
     pub field: String,
-    /// Next offset to apply as stored in Redis, refreshed at the start of each slice.
+    /// Next offset to apply as stored in Redis, refreshed at the start of each slice. On
+    /// Redis Cluster, the next offset this node has gone past (offsets are kept per slot).
     pub stored: Option<i64>,
     pub dirty: bool,
 }
@@ -34,6 +40,15 @@ pub enum SliceEnd {
     /// says what comes next: a temporary refusal is retried, stored state that cannot be read
     /// or written stops the sink, and anything about the record goes to ON-ERROR.
     Stopped { at: usize, error: Error },
+    /// Redis Cluster: the record at `at` belongs to a slot being migrated; it waits, and so
+    /// does its partition, until the slot has settled on one side.
+    Held { at: usize, slot: u16 },
+}
+
+/// What a slice needs on Redis Cluster: which slots this node serves, and the per-slot offsets.
+pub struct ClusterSlice<'a> {
+    pub view: &'a Ownership,
+    pub progress: SlotProgress<'a>,
 }
 
 pub struct SliceReport {
@@ -41,6 +56,8 @@ pub struct SliceReport {
     pub consumed: usize,
     pub applied: u64,
     pub skipped: u64,
+    /// Redis Cluster: records for slots another primary serves.
+    pub elsewhere: u64,
     /// Records written whose EXPIRE Redis refused, with the last refusal.
     pub expire_failures: u64,
     pub expire_error: Option<String>,
@@ -64,18 +81,22 @@ pub fn apply_slice(
     slots: &mut [PartitionSlot],
     batch: &[Pending],
     limits: &Limits,
+    mut cluster: Option<ClusterSlice<'_>>,
 ) -> SliceReport {
     let mut report = SliceReport {
         consumed: 0,
         applied: 0,
         skipped: 0,
+        elsewhere: 0,
         expire_failures: 0,
         expire_error: None,
         end: SliceEnd::Limit,
     };
-    if let Err(error) = refresh_stored(ctx, offsets_key, slots) {
-        report.end = SliceEnd::Stopped { at: 0, error };
-        return report;
+    if cluster.is_none() {
+        if let Err(error) = refresh_stored(ctx, offsets_key, slots) {
+            report.end = SliceEnd::Stopped { at: 0, error };
+            return report;
+        }
     }
     let started = Instant::now();
     let mut bytes = 0usize;
@@ -95,9 +116,37 @@ pub fn apply_slice(
             }
         }
         let slot = &mut slots[pending.partition];
-        if slot.stored.is_some_and(|next| pending.offset < next) {
-            report.consumed += 1;
-            continue;
+        match cluster.as_mut() {
+            None if slot.stored.is_some_and(|next| pending.offset < next) => {
+                report.consumed += 1;
+                continue;
+            }
+            None => {}
+            Some(cluster) => match routing(ctx, cluster, pending) {
+                Ok(Route::Apply) => {}
+                Ok(Route::Done) => {
+                    slot.stored = Some(pending.offset + 1);
+                    report.consumed += 1;
+                    continue;
+                }
+                Ok(Route::Elsewhere) => {
+                    slot.stored = Some(pending.offset + 1);
+                    report.elsewhere += 1;
+                    report.consumed += 1;
+                    continue;
+                }
+                Ok(Route::Hold) => {
+                    report.end = SliceEnd::Held {
+                        at: index,
+                        slot: pending.hash_slot,
+                    };
+                    break;
+                }
+                Err(error) => {
+                    report.end = SliceEnd::Stopped { at: index, error };
+                    break;
+                }
+            },
         }
         let mapped = match &pending.mapped {
             Ok(mapped) => mapped,
@@ -139,6 +188,30 @@ pub fn apply_slice(
         slot.stored = Some(pending.offset + 1);
         slot.dirty = true;
         report.consumed += 1;
+        if let Some(cluster) = cluster.as_mut() {
+            let advanced = cluster.progress.advance(
+                ctx,
+                pending.hash_slot,
+                pending.partition,
+                pending.offset + 1,
+            );
+            if let Err(error) = advanced {
+                report.end = SliceEnd::Stopped {
+                    at: report.consumed,
+                    error,
+                };
+                break;
+            }
+        }
+    }
+    if let Some(cluster) = cluster.as_mut() {
+        if let Err(error) = cluster.progress.write(ctx) {
+            report.end = SliceEnd::Stopped {
+                at: report.consumed,
+                error: Error::State(error.to_string()),
+            };
+        }
+        return report;
     }
     let entries: Vec<(String, i64)> = slots
         .iter_mut()
@@ -156,6 +229,36 @@ pub fn apply_slice(
         };
     }
     report
+}
+
+enum Route {
+    Apply,
+    /// Applied here before (below its slot's stored offset).
+    Done,
+    /// Another primary serves the slot.
+    Elsewhere,
+    Hold,
+}
+
+fn routing(
+    ctx: &Context,
+    cluster: &mut ClusterSlice<'_>,
+    pending: &Pending,
+) -> Result<Route, Error> {
+    let slot = pending.hash_slot;
+    if !cluster.view.serves(slot) {
+        return Ok(if cluster.view.is_moving(slot) {
+            Route::Hold
+        } else {
+            Route::Elsewhere
+        });
+    }
+    let next = cluster.progress.next(ctx, slot, pending.partition)?;
+    Ok(if next.is_some_and(|next| pending.offset < next) {
+        Route::Done
+    } else {
+        Route::Apply
+    })
 }
 
 fn call(

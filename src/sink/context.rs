@@ -1,12 +1,14 @@
 //! The sink's rdkafka consumer context: on assignment it starts each partition at the offset
 //! stored in Redis (falling back to START), and it reports client errors to the bridge status.
 
+use crate::cluster::slots::SLOTS;
+use crate::cluster::topology::{self, Ownership};
 use crate::kafka::log;
 use crate::lifecycle::{Run, State};
 use crate::runtime::gil::Gil;
 use crate::sink::shared::SinkShared;
 use crate::spec::sink::StartFrom;
-use crate::store::keys::{offset_field, offsets_key};
+use crate::store::keys::{offset_field, offsets_key, slot_offsets_key};
 use crate::store::offsets;
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
@@ -28,6 +30,8 @@ pub struct SinkContext {
     /// Set when the sink cannot go on whatever its ON-ERROR policy (its stored offsets cannot
     /// be read); the worker fails the run with it.
     fatal: Mutex<Option<String>>,
+    /// Redis Cluster: the slot view the last assignment's start offsets were computed with.
+    assigned_view: Mutex<Option<Arc<Ownership>>>,
 }
 
 impl SinkContext {
@@ -47,11 +51,16 @@ impl SinkContext {
             offsets_key: offsets_key(name),
             start,
             fatal: Mutex::new(None),
+            assigned_view: Mutex::new(None),
         })
     }
 
     pub fn take_fatal(&self) -> Option<String> {
         self.fatal.lock().take()
+    }
+
+    pub fn take_assigned_view(&self) -> Option<Arc<Ownership>> {
+        self.assigned_view.lock().take()
     }
 
     pub fn task(&self) -> usize {
@@ -68,6 +77,9 @@ impl SinkContext {
             .collect();
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let guard = self.gil.lock(self.run.flag())?;
+        if topology::enabled() {
+            return self.cluster_offsets(&guard, &fields);
+        }
         match offsets::read(&guard, &self.offsets_key, &fields) {
             Ok(values) => Some(values),
             Err(error) => {
@@ -75,6 +87,39 @@ impl SinkContext {
                 None
             }
         }
+    }
+
+    /// Redis Cluster: a partition starts at the lowest offset stored for it by the slots this
+    /// node serves; records of a slot below its own offset are then passed over (`apply`). A
+    /// partition no served slot has an offset for starts from the sink's FROM.
+    fn cluster_offsets(
+        &self,
+        ctx: &redis_module::Context,
+        fields: &[&str],
+    ) -> Option<Vec<Option<i64>>> {
+        let Some(view) = topology::current() else {
+            *self.fatal.lock() = Some("this cluster node does not know its slots yet".to_string());
+            return None;
+        };
+        let mut lowest: Vec<Option<i64>> = vec![None; fields.len()];
+        for slot in (0..SLOTS as u16).filter(|&s| view.serves(s)) {
+            let key = slot_offsets_key(&self.name, slot);
+            match offsets::read(ctx, &key, fields) {
+                Ok(stored) => {
+                    for (low, stored) in lowest.iter_mut().zip(stored) {
+                        if let Some(stored) = stored {
+                            *low = Some(low.map_or(stored, |l| l.min(stored)));
+                        }
+                    }
+                }
+                Err(error) => {
+                    *self.fatal.lock() = Some(format!("reading stored offsets: {error}"));
+                    return None;
+                }
+            }
+        }
+        *self.assigned_view.lock() = Some(view);
+        Some(lowest)
     }
 
     fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {

@@ -27,7 +27,13 @@ pub fn join_group(
         shared.fail(run, "cannot get a thread-safe Redis context".to_string());
         return None;
     };
-    let config = config::sink_consumer(spec, &shared.brokers, task);
+    let mut config = config::sink_consumer(spec, &shared.brokers, task);
+    if let Some(view) = crate::cluster::topology::current() {
+        // Each primary reads every partition (it keeps the records of its own slots), so each
+        // is its own group: one per node, since a promoted replica is a new member anyway.
+        let node: String = view.node_id.chars().take(12).collect();
+        config.set("group.id", format!("{}.{node}", spec.group));
+    }
     let consumer: BaseConsumer<SinkContext> = match config.create_with_context(context) {
         Ok(consumer) => consumer,
         Err(e) => {

@@ -4,6 +4,8 @@
 pub mod apply;
 pub mod context;
 pub mod group;
+pub mod handover;
 pub mod mapping;
 pub mod shared;
+pub mod slot_progress;
 pub mod worker;

@@ -2,19 +2,23 @@
 //! bounded slices under the lock, handles records that cannot be applied by the sink's ON-ERROR
 //! policy, then tells Kafka how far it got.
 
+use crate::cluster::slots::{key_slot, SLOTS};
+use crate::cluster::topology::{self, Ownership};
 use crate::error::Error;
 use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::settings;
-use crate::sink::apply::{apply_slice, Limits, PartitionSlot, Pending, SliceEnd};
+use crate::sink::apply::{apply_slice, ClusterSlice, Limits, PartitionSlot, Pending, SliceEnd};
 use crate::sink::context::SinkContext;
 use crate::sink::group::{join_group, Starvation};
 use crate::sink::mapping::{Mapped, Mapper};
 use crate::sink::shared::SinkShared;
+use crate::sink::slot_progress::SlotProgress;
 use crate::spec::options::OnError;
 use crate::spec::record::{Record, TTL_HEADER};
 use crate::spec::sink::SinkSpec;
-use crate::store::keys::{offset_field, offsets_key};
+use crate::store::keys::{offset_field, offsets_key, slot_offsets_key};
+use crate::store::offsets;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -40,6 +44,8 @@ pub struct Original {
 const POLL_WAIT: Duration = Duration::from_millis(100);
 const LAG_REFRESH: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// A slot migration moves a slot's keys in milliseconds: held records look again this soon.
+const HOLD_WAIT: Duration = Duration::from_millis(5);
 
 pub fn run(spec: Arc<SinkSpec>, shared: Arc<SinkShared>, run: Arc<Run>, task: usize) {
     while !run.stopping() {
@@ -71,11 +77,15 @@ struct Worker<'a> {
     dead_letters: Option<DeadLetters>,
     last_lag_refresh: Instant,
     starvation: Starvation,
+    /// Redis Cluster: the slot view of the last slice, to see which slots were gained since.
+    on_cluster: bool,
+    last_view: Option<Arc<Ownership>>,
 }
 
 enum BatchEnd {
     Done,
     Stop,
+    Rejoin,
 }
 
 enum WorkerEnd {
@@ -110,6 +120,8 @@ impl<'a> Worker<'a> {
             dead_letters: None,
             last_lag_refresh: Instant::now(),
             starvation: Starvation::new(spec),
+            on_cluster: topology::enabled(),
+            last_view: None,
         }
     }
 
@@ -131,8 +143,10 @@ impl<'a> Worker<'a> {
             }
             let end = self.apply_batch();
             self.store_consumed_offsets();
-            if matches!(end, BatchEnd::Stop) {
-                return WorkerEnd::Stop;
+            match end {
+                BatchEnd::Done => {}
+                BatchEnd::Stop => return WorkerEnd::Stop,
+                BatchEnd::Rejoin => return WorkerEnd::Rejoin,
             }
         }
         WorkerEnd::Stop
@@ -187,9 +201,18 @@ impl<'a> Worker<'a> {
         }
         let mapped = self.mapper.map(&record);
         self.batch_bytes += mapped.as_ref().map_or(size, |m| m.bytes);
+        let hash_slot = if self.on_cluster {
+            match mapped.as_ref().ok().and_then(|m| m.write.key()) {
+                Some(key) => key_slot(key),
+                None => record_slot(&record),
+            }
+        } else {
+            0
+        };
         self.batch.push(Pending {
             partition: slot,
             offset: record.offset,
+            hash_slot,
             mapped,
         });
     }
@@ -235,6 +258,35 @@ impl<'a> Worker<'a> {
                 }
                 continue;
             }
+            let view = if self.on_cluster {
+                let Some(view) = topology::current() else {
+                    drop(guard);
+                    if !self.pause(Duration::from_millis(100)) {
+                        return BatchEnd::Stop;
+                    }
+                    continue;
+                };
+                match self.rewinds(&guard, &view, start) {
+                    Ok(seeks) if seeks.is_empty() => {}
+                    Ok(seeks) => {
+                        drop(guard);
+                        return self.seek(seeks);
+                    }
+                    Err(error) => {
+                        drop(guard);
+                        self.shared.fail(self.run, error.to_string());
+                        return BatchEnd::Stop;
+                    }
+                }
+                Some(view)
+            } else {
+                None
+            };
+            let fields: Vec<String> = self.slots.iter().map(|s| s.field.clone()).collect();
+            let cluster = view.as_deref().map(|view| ClusterSlice {
+                view,
+                progress: SlotProgress::new(&self.spec.name, &fields),
+            });
             let report = apply_slice(
                 &guard,
                 &self.options,
@@ -242,7 +294,10 @@ impl<'a> Worker<'a> {
                 &mut self.slots,
                 &self.batch[start..],
                 &limits,
+                cluster,
             );
+            // Published under the lock: a slot handover (on the main thread) reads it.
+            self.publish_progress();
             drop(guard);
             let counters = &self.shared.counters;
             add(&counters.records, report.applied);
@@ -252,9 +307,16 @@ impl<'a> Worker<'a> {
                 self.shared.life.set_last_error(error);
             }
             start += report.consumed;
-            self.publish_progress();
             match report.end {
                 SliceEnd::Limit => backoff = Duration::from_millis(10),
+                SliceEnd::Held { slot, .. } => {
+                    self.shared.life.set_last_error(format!(
+                        "records for hash slot {slot} wait until its migration ends (CLUSTER SETSLOT)"
+                    ));
+                    if !self.pause(HOLD_WAIT) {
+                        return BatchEnd::Stop;
+                    }
+                }
                 SliceEnd::Stopped { error, .. } if error.is_temporary() => {
                     self.shared
                         .life
@@ -276,6 +338,106 @@ impl<'a> Worker<'a> {
                         return BatchEnd::Stop;
                     }
                 }
+            }
+        }
+        BatchEnd::Done
+    }
+
+    /// Redis Cluster: for the slots this node serves since the last slice, the offsets that
+    /// moved in with them may be below where this task has read: those partitions must be read
+    /// again from there (records of other slots below their own offsets are then passed over).
+    /// Returns where to seek each partition of the unapplied batch; empty when nothing to do.
+    fn rewinds(
+        &mut self,
+        ctx: &redis_module::Context,
+        view: &Arc<Ownership>,
+        start: usize,
+    ) -> Result<Vec<(String, i32, i64)>, Error> {
+        // A new assignment started its partitions from the offsets of the slots served then.
+        if let Some(assigned) = self.consumer.context().take_assigned_view() {
+            self.last_view = Some(assigned);
+        }
+        let Some(previous) = self.last_view.replace(view.clone()) else {
+            return Ok(Vec::new());
+        };
+        if previous.generation == view.generation {
+            return Ok(Vec::new());
+        }
+        let gained: Vec<u16> = (0..SLOTS as u16)
+            .filter(|&s| view.serves(s) && !previous.serves(s))
+            .collect();
+        if gained.is_empty() {
+            return Ok(Vec::new());
+        }
+        let task = self.consumer.context().task();
+        let partitions = self.shared.partitions_of(task);
+        let fields: Vec<String> = partitions
+            .iter()
+            .map(|(topic, partition)| offset_field(topic, *partition))
+            .collect();
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let mut targets: Vec<Option<i64>> = vec![None; partitions.len()];
+        for slot in gained {
+            let stored = offsets::read(ctx, &slot_offsets_key(&self.spec.name, slot), &fields)?;
+            for (target, stored) in targets.iter_mut().zip(stored) {
+                if let Some(stored) = stored {
+                    *target = Some(target.map_or(stored, |t| t.min(stored)));
+                }
+            }
+        }
+        let positions = self.consumer.position().unwrap_or_default();
+        let mut seeks = Vec::new();
+        let mut rewound = false;
+        for ((topic, partition), target) in partitions.iter().zip(targets) {
+            let unapplied = self.batch[start..]
+                .iter()
+                .find(|p| {
+                    let s = &self.slots[p.partition];
+                    s.partition == *partition && s.topic == *topic
+                })
+                .map(|p| p.offset)
+                .or_else(
+                    || match positions.find_partition(topic, *partition)?.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    },
+                );
+            let back = match (target, unapplied) {
+                (Some(target), Some(unapplied)) if target < unapplied => Some(target),
+                (Some(target), None) => Some(target),
+                _ => None,
+            };
+            rewound |= back.is_some();
+            // The rest of the batch is dropped: its partitions are read again too.
+            if let Some(offset) = back.or(unapplied.filter(|_| {
+                self.batch[start..].iter().any(|p| {
+                    self.slots[p.partition].partition == *partition
+                        && self.slots[p.partition].topic == *topic
+                })
+            })) {
+                seeks.push((topic.clone(), *partition, offset));
+            }
+        }
+        if !rewound {
+            seeks.clear();
+        }
+        Ok(seeks)
+    }
+
+    /// Moves partitions back for slots gained (see `rewinds`); a failed seek rejoins the group,
+    /// whose assignment starts every partition from the stored offsets again.
+    fn seek(&mut self, seeks: Vec<(String, i32, i64)>) -> BatchEnd {
+        for (topic, partition, offset) in seeks {
+            if let Err(e) = self.consumer.seek(
+                &topic,
+                partition,
+                Offset::Offset(offset),
+                Duration::from_secs(5),
+            ) {
+                self.shared
+                    .life
+                    .set_last_error(format!("seeking {topic}/{partition} to {offset}: {e}"));
+                return BatchEnd::Rejoin;
             }
         }
         BatchEnd::Done
@@ -423,5 +585,14 @@ impl<'a> Worker<'a> {
                 self.shared.set_high_watermark(&topic, partition, high);
             }
         }
+    }
+}
+
+/// The slot of a record that has no target key (a mapping error or a tombstone passed over):
+/// its Kafka key's, or its partition's, so exactly one primary handles it.
+fn record_slot(record: &Record<'_>) -> u16 {
+    match record.key {
+        Some(key) => key_slot(key),
+        None => key_slot(format!("{}:{}", record.topic, record.partition).as_bytes()),
     }
 }

@@ -6,10 +6,11 @@
 use crate::error::Error;
 use crate::runtime::text::quoted;
 use crate::spec::args::check_kafka_name;
+use crate::store::cluster_definitions;
 use crate::store::keys::{definition_key, INDEX_KEY};
 use crate::store::keyspace::{Key, KeyKind};
 use crate::store::write::{commit, Change};
-use redis_module::{raw, Context};
+use redis_module::{raw, Context, ContextFlags};
 use std::collections::HashMap;
 
 /// The most bridges one Redis manages; more stored names are reported and left alone.
@@ -110,7 +111,15 @@ pub fn in_db0<T>(ctx: &Context, f: impl FnOnce() -> T) -> T {
     result
 }
 
+/// On Redis Cluster definitions are node state shared over the bus, not keys.
+fn on_cluster(ctx: &Context) -> bool {
+    ctx.get_flags().contains(ContextFlags::CLUSTER)
+}
+
 pub fn save(ctx: &Context, name: &str, definition: &Definition) -> Result<(), Error> {
+    if on_cluster(ctx) {
+        return cluster_definitions::change_here(ctx, name, Some(definition.clone()), false);
+    }
     let pairs = definition
         .fields()
         .into_iter()
@@ -135,6 +144,12 @@ pub fn save(ctx: &Context, name: &str, definition: &Definition) -> Result<(), Er
 }
 
 pub fn set_paused(ctx: &Context, name: &str, paused: bool) -> Result<(), Error> {
+    if on_cluster(ctx) {
+        let mut definition = cluster_definitions::get(name)
+            .ok_or_else(|| Error::State(format!("no stored definition of {name}")))?;
+        definition.paused = paused;
+        return cluster_definitions::change_here(ctx, name, Some(definition), false);
+    }
     let value: &[u8] = if paused { b"1" } else { b"0" };
     in_db0(ctx, || {
         commit(
@@ -149,6 +164,10 @@ pub fn set_paused(ctx: &Context, name: &str, paused: bool) -> Result<(), Error> 
 
 /// Removes the definition and, when given, the bridge's progress key (offsets, checkpoints).
 pub fn remove(ctx: &Context, name: &[u8], progress_key: Option<&str>) -> Result<(), Error> {
+    if on_cluster(ctx) {
+        let name = String::from_utf8_lossy(name);
+        return cluster_definitions::change_here(ctx, &name, None, progress_key.is_some());
+    }
     let mut definition_key = b"__kafka:bridge:".to_vec();
     definition_key.extend_from_slice(name);
     in_db0(ctx, || {
@@ -189,6 +208,9 @@ pub struct StoredBridges {
 
 /// Every stored definition, read with the key API (bounded, no commands run).
 pub fn load_all(ctx: &Context) -> Result<StoredBridges, Error> {
+    if on_cluster(ctx) {
+        return Ok(cluster_definitions::load_all());
+    }
     in_db0(ctx, || {
         let Some(index) = Key::open(ctx, INDEX_KEY.as_bytes(), false) else {
             return Err(Error::State(format!("cannot open {INDEX_KEY}")));

@@ -79,6 +79,10 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
         return;
     };
     let argc = unsafe { count(fctx) };
+    let arg = |i: i32| arg_bytes(unsafe { get(fctx, i) }).to_vec();
+    if argc == 5 && crate::store::setslot_reroute::reroute(fctx, argc, arg) {
+        return;
+    }
     // Cheap test first: almost no command names a reserved key at all.
     let named = (1..argc).any(|i| is_reserved(arg_bytes(unsafe { get(fctx, i) })));
     if !named {

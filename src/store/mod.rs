@@ -3,10 +3,13 @@
 //! clients off those keys.
 
 pub mod checkpoints;
+pub mod cluster_definitions;
 pub mod definitions;
+pub mod definitions_aux;
 pub mod guard;
 pub mod keys;
 pub mod keyspace;
 pub mod offsets;
+pub mod setslot_reroute;
 pub mod shared_definitions;
 pub mod write;

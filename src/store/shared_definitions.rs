@@ -3,8 +3,6 @@
 //! the newest version of each name, a deletion included. Merging in any order gives the same
 //! table, so primaries converge by exchanging records over the cluster bus. Comparing digests
 //! tells them when to exchange. This file is the pure core: the codec, merge and digest.
-// The cluster bus wiring is the user; until it lands, only the tests use this file.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use crate::error::Error;
 use crate::spec::args::check_kafka_name;
@@ -39,6 +37,8 @@ pub struct Record {
     /// None: the bridge was deleted. The deletion is kept, so a primary that missed it
     /// cannot bring the bridge back.
     pub definition: Option<Definition>,
+    /// A deletion that also removes the bridge's progress (DELETE PURGE).
+    pub purge: bool,
 }
 
 /// Cluster bus messages stay far below the bus's limits.
@@ -56,6 +56,9 @@ impl Record {
             object["args"] = json!(definition.args);
             object["created_ms"] = json!(definition.created_ms);
             object["paused"] = json!(definition.paused);
+        }
+        if self.purge {
+            object["purge"] = json!(true);
         }
         object.to_string().into_bytes()
     }
@@ -106,6 +109,7 @@ impl Record {
         Ok(Record {
             name,
             version,
+            purge: value.get("purge").and_then(Value::as_bool).unwrap_or(false),
             definition,
         })
     }
@@ -118,6 +122,12 @@ pub struct Table {
 }
 
 impl Table {
+    pub const fn new() -> Table {
+        Table {
+            records: BTreeMap::new(),
+        }
+    }
+
     /// Keeps `record` if it is newer than what the table holds for its name; true if kept.
     /// Two different records with one version (only a faulty peer sends those) are ordered by
     /// their encoding, so even then every primary keeps the same one.
@@ -164,6 +174,14 @@ impl Table {
     pub fn records(&self) -> impl Iterator<Item = &Record> {
         self.records.values()
     }
+
+    pub fn get(&self, name: &str) -> Option<&Record> {
+        self.records.get(name)
+    }
+
+    pub fn clear(&mut self) {
+        self.records.clear();
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +206,7 @@ mod tests {
                 created_ms: g.below(3) as u64,
                 paused: g.chance(30),
             }),
+            purge: g.chance(10),
         }
     }
 

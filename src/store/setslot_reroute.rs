@@ -1,0 +1,47 @@
+//! Part of the command filter: on a cluster node, `CLUSTER SETSLOT <slot> MIGRATING <node>`
+//! becomes `KAFKA._SETSLOT SETSLOT <slot> MIGRATING <node>`, which writes the sinks' handover
+//! into the slot before running the real command (see `commands::setslot`). The filter is the
+//! one place that sees the command before Redis runs it, whoever sends it.
+
+use redis_module::raw;
+use std::os::raw::c_char;
+use std::ptr;
+
+pub const SETSLOT_COMMAND: &str = "kafka._setslot";
+
+/// True when the command was rerouted. `arg(i)` reads argument i.
+pub fn reroute(
+    fctx: *mut raw::RedisModuleCommandFilterCtx,
+    argc: i32,
+    arg: impl Fn(i32) -> Vec<u8>,
+) -> bool {
+    if argc != 5 || !crate::cluster::topology::enabled() {
+        return false;
+    }
+    let is = |i: i32, word: &[u8]| arg(i).eq_ignore_ascii_case(word);
+    if !(is(0, b"cluster") && is(1, b"setslot") && is(3, b"migrating")) {
+        return false;
+    }
+    let api = unsafe {
+        (
+            raw::RedisModule_CreateString,
+            raw::RedisModule_CommandFilterArgReplace,
+        )
+    };
+    let (Some(create), Some(replace)) = api else {
+        return false;
+    };
+    let name = unsafe {
+        create(
+            ptr::null_mut(),
+            SETSLOT_COMMAND.as_ptr().cast::<c_char>(),
+            SETSLOT_COMMAND.len(),
+        )
+    };
+    if name.is_null() {
+        return false;
+    }
+    // Redis takes ownership of the string.
+    unsafe { replace(fctx, 0, name) };
+    true
+}
