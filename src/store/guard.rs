@@ -3,12 +3,14 @@
 //! other modules' RM_Call — and turns any command that would write a `__kafka:` key (found by
 //! the command's own key specs: HSET, SADD, DEL, RENAME/COPY/MOVE targets, RESTORE, SORT STORE,
 //! ...) into `KAFKA._REFUSED`, which replies with an error. No user, admin or not, can forge,
-//! change or remove a bridge through keys; bridges change only through KAFKA.* commands.
+//! change or remove a bridge through keys; bridges change only through KAFKA.* commands. On Redis
+//! Cluster the resharding commands pass, so progress keys move with their slot (`cluster_moves`).
 //!
 //! The module's own state writes use the key API, which commands filters never see, and are
 //! replicated as `KAFKA._STATE`, which only the replication link and AOF loading may run.
 
 use crate::runtime::panic::catch_and_log;
+use crate::store::cluster_moves;
 use crate::store::keys::is_reserved;
 use redis_module::raw;
 use std::cell::Cell;
@@ -86,9 +88,27 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     }
     let mut argv: Vec<*mut raw::RedisModuleString> =
         (0..argc).map(|i| unsafe { get(fctx, i) }).collect();
+    if let Some(&name) = argv.first() {
+        if cluster_moves::moves_between_shards(arg_bytes(name), cluster_enabled()) {
+            return;
+        }
+    }
     if writes_reserved_key(&mut argv) {
         refuse(fctx, &argv);
     }
+}
+
+/// `cluster-enabled yes`: a server setting, the same for every client and fixed at startup.
+fn cluster_enabled() -> bool {
+    let Some(get_flags) = (unsafe { raw::RedisModule_GetContextFlags }) else {
+        return false;
+    };
+    let ctx = crate::runtime::context::detached();
+    if ctx.is_null() {
+        return false;
+    }
+    let flags = unsafe { get_flags(ctx) } as u32;
+    flags & raw::REDISMODULE_CTX_FLAGS_CLUSTER != 0
 }
 
 /// True when the command writes a reserved key, by the command's own key specs. Commands

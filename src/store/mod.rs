@@ -3,6 +3,7 @@
 //! clients off those keys.
 
 pub mod checkpoints;
+pub mod cluster_moves;
 pub mod definitions;
 pub mod guard;
 pub mod keys;
