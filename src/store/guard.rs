@@ -89,7 +89,7 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     let mut argv: Vec<*mut raw::RedisModuleString> =
         (0..argc).map(|i| unsafe { get(fctx, i) }).collect();
     if let Some(&name) = argv.first() {
-        if cluster_moves::moves_between_shards(arg_bytes(name), cluster_enabled()) {
+        if cluster_moves::moves_between_shards(arg_bytes(name), server()) {
             return;
         }
     }
@@ -98,17 +98,20 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     }
 }
 
-/// `cluster-enabled yes`: a server setting, the same for every client and fixed at startup.
-fn cluster_enabled() -> bool {
-    let Some(get_flags) = (unsafe { raw::RedisModule_GetContextFlags }) else {
-        return false;
-    };
+/// The server's settings the resharding exception depends on (the same for every client).
+fn server() -> cluster_moves::Server {
     let ctx = crate::runtime::context::detached();
-    if ctx.is_null() {
-        return false;
-    }
+    let (Some(get_flags), false) = (unsafe { raw::RedisModule_GetContextFlags }, ctx.is_null())
+    else {
+        return cluster_moves::Server::default();
+    };
     let flags = unsafe { get_flags(ctx) } as u32;
-    flags & raw::REDISMODULE_CTX_FLAGS_CLUSTER != 0
+    let has = |flag: u32| flags & flag != 0;
+    cluster_moves::Server {
+        cluster: has(raw::REDISMODULE_CTX_FLAGS_CLUSTER),
+        read_only_replica: has(raw::REDISMODULE_CTX_FLAGS_SLAVE)
+            && has(raw::REDISMODULE_CTX_FLAGS_READONLY),
+    }
 }
 
 /// True when the command writes a reserved key, by the command's own key specs. Commands

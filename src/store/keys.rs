@@ -41,13 +41,19 @@ pub fn checkpoints_key(source: &str) -> String {
 /// The offsets of a sink for the keys of one hash slot (Redis Cluster).
 #[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
 pub fn slot_offsets_key(sink: &str, slot: u16) -> String {
-    format!("__kafka:o:{sink}:{{{}}}", crate::cluster::slots::tag_for_slot(slot))
+    format!(
+        "__kafka:o:{sink}:{{{}}}",
+        crate::cluster::slots::tag_for_slot(slot)
+    )
 }
 
 /// The checkpoints of a source for the streams of one hash slot (Redis Cluster).
 #[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
 pub fn slot_checkpoints_key(source: &str, slot: u16) -> String {
-    format!("__kafka:c:{source}:{{{}}}", crate::cluster::slots::tag_for_slot(slot))
+    format!(
+        "__kafka:c:{source}:{{{}}}",
+        crate::cluster::slots::tag_for_slot(slot)
+    )
 }
 
 /// The field of a partition in a sink's offsets hash.
@@ -79,8 +85,14 @@ mod tests {
     fn slot_keys_live_in_their_slot() {
         use crate::cluster::slots::key_slot;
         for slot in [0u16, 1, 5460, 12182, 16383] {
-            assert_eq!(key_slot(slot_offsets_key("my-sink.1", slot).as_bytes()), slot);
-            assert_eq!(key_slot(slot_checkpoints_key("src_2", slot).as_bytes()), slot);
+            assert_eq!(
+                key_slot(slot_offsets_key("my-sink.1", slot).as_bytes()),
+                slot
+            );
+            assert_eq!(
+                key_slot(slot_checkpoints_key("src_2", slot).as_bytes()),
+                slot
+            );
         }
     }
 }
