@@ -8,8 +8,9 @@ use crate::lifecycle::State;
 use crate::module::acl;
 use crate::runtime::text::quoted;
 use crate::store::definitions::{self, Kind};
-use crate::store::keys::{checkpoints_key, offsets_key};
-use redis_module::{Context, RedisError, RedisResult, RedisString, RedisValue};
+use crate::store::keys::{checkpoints_key, offsets_key, slot_checkpoints_key, slot_offsets_key};
+use crate::store::slot_keys::remove_slot_keys;
+use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 
 const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
 
@@ -83,11 +84,22 @@ pub fn delete(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult 
         check_kind(&text, kind)?;
         registry::remove(&text);
     }
+    // Standalone keeps a bridge's progress in one key; a cluster node in one key per slot.
+    let cluster = ctx.get_flags().contains(ContextFlags::CLUSTER);
     let progress = match kind {
         Kind::Sink => offsets_key(&text),
         Kind::Source => checkpoints_key(&text),
     };
-    definitions::remove(ctx, &name, purge.then_some(progress.as_str())).map_err(|e| {
+    let single = (purge && !cluster).then_some(progress.as_str());
+    let mut removed = definitions::remove(ctx, &name, single);
+    if removed.is_ok() && purge && cluster {
+        removed = remove_slot_keys(ctx, |slot| match kind {
+            Kind::Sink => slot_offsets_key(&text, slot),
+            Kind::Source => slot_checkpoints_key(&text, slot),
+        })
+        .map(|_| ());
+    }
+    removed.map_err(|e| {
         error(format!(
             "bridge stopped but its stored state was not removed: {e}"
         ))

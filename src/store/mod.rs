@@ -10,4 +10,5 @@ pub mod keys;
 pub mod keyspace;
 pub mod offsets;
 pub mod shared_definitions;
+pub mod slot_keys;
 pub mod write;
