@@ -83,6 +83,7 @@ pub fn delete(ctx: &Context, args: Vec<RedisString>, kind: Kind) -> RedisResult 
         check_kind(&text, kind)?;
         registry::remove(&text);
     }
+    // On a cluster, every primary removes the per-slot progress keys it holds.
     let progress = match kind {
         Kind::Sink => offsets_key(&text),
         Kind::Source => checkpoints_key(&text),

@@ -11,14 +11,6 @@ use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let given = new_bridge::prologue(ctx, &args)?;
-    if ctx
-        .get_flags()
-        .contains(redis_module::ContextFlags::CLUSTER)
-    {
-        return Err(crate::commands::error(
-            "sources do not run on Redis Cluster yet (this node has cluster-enabled yes)",
-        ));
-    }
     let spec = parse_source_create(command_args(args))?;
     new_bridge::check_new_name(&spec.name)?;
     let resolved = brokers::resolve(spec.brokers.as_deref())?;

@@ -3,6 +3,7 @@
 
 pub mod doorbell;
 pub mod forward;
+pub mod placement;
 pub mod record;
 pub mod shared;
 pub mod stream_io;

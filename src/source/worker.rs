@@ -6,14 +6,18 @@
 //! most MAX_IN_FLIGHT entries and `kafka.source-inflight-max-bytes` are read and not yet
 //! acknowledged; the rest waits in the streams. An entry that cannot be mapped, or that Kafka
 //! refuses for good (too large, not authorized), follows the source's ON-ERROR policy, like a
-//! sink's record; outages are retried for as long as they last.
+//! sink's record; outages are retried for as long as they last. On Redis Cluster it reads only
+//! the streams of slots this node serves and keeps each checkpoint in its stream's slot
+//! (`placement`); it searches the keyspace again whenever slots start being served here.
 
+use crate::cluster::topology::{self, Ownership};
 use crate::error::{Code, Error};
 use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::settings;
 use crate::source::forward::{Failure, Forwarder, Sent};
+use crate::source::placement::Placement;
 use crate::source::record::{entry_json, map_entry, ID_HEADER, STREAM_HEADER};
 use crate::source::shared::{SourceShared, StreamProgress};
 use crate::source::stream_io::{self, Entry, Read};
@@ -21,13 +25,12 @@ use crate::source::topics::TopicMaker;
 use crate::spec::options::OnError;
 use crate::spec::source::SourceSpec;
 use crate::store::checkpoints;
-use crate::store::keys::checkpoints_key;
 use redis_module::{CallOptions, CallOptionsBuilder, Context, ContextFlags};
 
 /// Headers of a source's dead letters, beside `redis.error`, `redis.stream` and `redis.id`.
 pub const HEADER_SOURCE: &str = "redis.source";
 pub const HEADER_TOPIC: &str = "redis.topic";
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -43,6 +46,10 @@ const MAX_IN_FLIGHT: usize = 50_000;
 const COMMIT_EVERY: Duration = Duration::from_millis(10);
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// On a cluster: how often the worker re-reads which slots this node serves when nothing else
+/// did (a stream that arrives by migration or promotion rings no doorbell), and so the longest
+/// it sleeps while idle.
+const CLUSTER_REFRESH: Duration = Duration::from_millis(250);
 
 pub fn run(
     spec: Arc<SourceSpec>,
@@ -72,6 +79,16 @@ pub fn run(
             return;
         }
     };
+    // cluster-enabled is fixed at startup. The first view is read before the first scan, so
+    // streams that scan finds are not found again as if their slots had just arrived.
+    let (placement, view) = {
+        let Some(guard) = gil.lock(run.flag()) else {
+            return;
+        };
+        let cluster = guard.get_flags().contains(ContextFlags::CLUSTER);
+        let view = cluster.then(topology::current).flatten();
+        (Placement::new(&spec.name, cluster), view)
+    };
     let topics = TopicMaker::new(
         &shared.brokers,
         &spec.config,
@@ -85,7 +102,9 @@ pub fn run(
         gil: &gil,
         forwarder,
         topics,
-        checkpoints_key: checkpoints_key(&spec.name),
+        placement,
+        rescan: None,
+        last_refresh: None,
         read: CallOptionsBuilder::new().errors_as_replies().build(),
         streams: HashMap::new(),
         dirty: VecDeque::new(),
@@ -101,6 +120,7 @@ pub fn run(
         reads_paused_until: None,
         backoff: Duration::from_millis(50),
     };
+    worker.placement.follow(view);
     if worker.scan_all() {
         worker.shared.life.report_state(&run, State::Running);
         worker.run_loop();
@@ -187,7 +207,10 @@ struct SourceWorker<'a> {
     gil: &'a Gil,
     forwarder: Forwarder,
     topics: TopicMaker,
-    checkpoints_key: String,
+    placement: Placement,
+    /// SCAN cursor of a search for streams whose slots this node started serving.
+    rescan: Option<String>,
+    last_refresh: Option<Instant>,
     read: CallOptions,
     streams: HashMap<Vec<u8>, StreamState>,
     dirty: VecDeque<Vec<u8>>,
@@ -260,6 +283,9 @@ impl<'a> SourceWorker<'a> {
             for stream in self.shared.doorbell.take() {
                 self.mark_dirty(stream);
             }
+            if self.placement.is_cluster() && !self.follow_cluster() {
+                return;
+            }
             let may_read = !draining
                 && self.in_flight < MAX_IN_FLIGHT
                 && self.in_flight_bytes < settings::source_inflight_max_bytes()
@@ -282,13 +308,107 @@ impl<'a> SourceWorker<'a> {
             {
                 self.commit();
             }
-            if self.in_flight == 0 && self.dirty.is_empty() && !draining {
-                self.shared.doorbell.wait(IDLE_WAIT);
-            } else if !may_read && self.in_flight == 0 {
+            if self.in_flight == 0 && self.dirty.is_empty() && !draining && self.rescan.is_none() {
+                let idle = if self.placement.is_cluster() {
+                    CLUSTER_REFRESH
+                } else {
+                    IDLE_WAIT
+                };
+                self.shared.doorbell.wait(idle);
+            } else if !may_read && self.in_flight == 0 && self.rescan.is_none() {
                 // Reads are paused after a failure: wait out the backoff without spinning.
                 self.sleep(Duration::from_millis(20));
             }
         }
+    }
+
+    /// On a cluster, at each turn of the loop: re-reads the served slots when due, follows
+    /// them, and takes one step of a pending search for streams; false if stopped.
+    fn follow_cluster(&mut self) -> bool {
+        let due = self
+            .last_refresh
+            .is_none_or(|t| t.elapsed() >= CLUSTER_REFRESH);
+        if !due && self.rescan.is_none() {
+            return true;
+        }
+        let Some(guard) = self.lock() else {
+            return false;
+        };
+        if due {
+            self.last_refresh = Some(Instant::now());
+        }
+        self.follow_view(topology::current());
+        let step = self
+            .rescan
+            .as_ref()
+            .map(|cursor| stream_io::scan_streams(&guard, &self.read, cursor, &self.spec.streams));
+        drop(guard);
+        match step {
+            None => {}
+            Some(Ok(step)) => {
+                for stream in step.streams {
+                    if self.placement.serves(&stream) {
+                        self.mark_dirty(stream);
+                    }
+                }
+                self.rescan = (step.cursor != "0").then_some(step.cursor);
+            }
+            Some(Err(e)) => {
+                self.shared.life.set_last_error(e);
+                return self.sleep(Duration::from_millis(200));
+            }
+        }
+        true
+    }
+
+    /// Follows a view of the served slots read under the lock: forgets the streams of slots
+    /// no longer served, and searches the keyspace again when slots started being served —
+    /// streams that arrive by migration (RESTORE-ASKING) or with a promotion ring no doorbell.
+    fn follow_view(&mut self, view: Option<Arc<Ownership>>) {
+        let moved = self.placement.follow(view);
+        if moved.lost {
+            let lost: Vec<Vec<u8>> = self
+                .streams
+                .keys()
+                .filter(|stream| !self.placement.serves(stream))
+                .cloned()
+                .collect();
+            for stream in lost {
+                self.forget_stream(&stream);
+            }
+            let (placement, queued) = (&self.placement, &mut self.queued);
+            self.dirty.retain(|stream| {
+                let keep = placement.serves(stream);
+                if !keep {
+                    queued.remove(stream);
+                }
+                keep
+            });
+        }
+        if moved.gained {
+            self.rescan = Some("0".to_string());
+        }
+    }
+
+    /// Drops all the worker holds for a stream whose slot this node stopped serving. Its
+    /// sends in flight are abandoned (their reports dropped) and what Kafka acknowledged since
+    /// the last checkpoint is not checkpointed here: a checkpoint written into a slot that is
+    /// migrating or gone would be a key the cluster no longer routes to, or a BUSYKEY when the
+    /// reshard's MIGRATE meets it again. The slot's next owner resends from the checkpoint
+    /// that moved with the stream, so the duplicates are bounded by what was sent and not
+    /// checkpointed: at most MAX_IN_FLIGHT entries (and `kafka.source-inflight-max-bytes`) in
+    /// flight, plus what was acknowledged in the last COMMIT_EVERY.
+    fn forget_stream(&mut self, stream: &[u8]) {
+        if let Some(state) = self.streams.remove(stream) {
+            for entry in state.in_flight {
+                self.in_flight -= 1;
+                self.in_flight_bytes -= entry.bytes;
+                if self.outcomes.remove(&entry.sequence).is_none() {
+                    self.abandoned.insert(entry.sequence);
+                }
+            }
+        }
+        self.shared.forget(stream);
     }
 
     /// Takes the producer's delivery reports, dropping those of abandoned sends.
@@ -380,6 +500,10 @@ impl<'a> SourceWorker<'a> {
             self.sleep(Duration::from_millis(200));
             return Some(Vec::new());
         }
+        if self.placement.is_cluster() {
+            // Read under this slice's lock: a SETSLOT the main thread saw holds from here on.
+            self.follow_view(topology::current());
+        }
         let started = Instant::now();
         let budget = MAX_BATCH.min(MAX_IN_FLIGHT - self.in_flight);
         let mut bytes_budget =
@@ -396,6 +520,12 @@ impl<'a> SourceWorker<'a> {
                 break;
             };
             visited += 1;
+            if !self.placement.serves(&stream) {
+                // Not this node's to read now; searched for again once its slot is served.
+                self.queued.remove(&stream);
+                self.forget_stream(&stream);
+                continue;
+            }
             let want = PER_STREAM.min(budget - entries.len());
             match self.read_stream(&guard, &stream, want, bytes_budget) {
                 Ok(read) => {
@@ -444,7 +574,8 @@ impl<'a> SourceWorker<'a> {
     ) -> Result<Read, Error> {
         let state = self.streams.entry(stream.to_vec()).or_default();
         if !state.loaded {
-            state.checkpoint = checkpoints::read(ctx, &self.checkpoints_key, stream)?;
+            let key = self.placement.checkpoint_key(stream);
+            state.checkpoint = checkpoints::read(ctx, &key, stream)?;
             state.acked = state.checkpoint.clone();
             state.read_position = state.checkpoint.clone();
             state.loaded = true;
@@ -667,27 +798,54 @@ impl<'a> SourceWorker<'a> {
     /// Stores acknowledged positions as checkpoints (replicated) and publishes progress.
     fn commit(&mut self) {
         self.last_commit = Instant::now();
-        let advanced: Vec<(Vec<u8>, String)> = self
+        let mut advanced: Vec<(Vec<u8>, String)> = Vec::new();
+        if self
             .streams
-            .iter()
-            .filter(|(_, s)| s.acked != s.checkpoint)
-            .filter_map(|(stream, s)| Some((stream.clone(), s.acked.clone()?)))
-            .collect();
-        if !advanced.is_empty() {
+            .values()
+            .any(|s| s.acked.is_some() && s.acked != s.checkpoint)
+        {
             let Some(guard) = self.lock() else {
                 return;
             };
-            let result = checkpoints::write(&guard, &self.checkpoints_key, &advanced);
-            drop(guard);
-            if let Err(e) = result {
-                // Delivered but not checkpointed: retried at the next commit.
-                self.shared.life.set_last_error(e);
-                return;
+            if self.placement.is_cluster() {
+                // Checked under the lock that writes: no checkpoint for a slot not served. The
+                // main thread re-reads the view every cron tick and marks a slot moving the
+                // moment CLUSTER SETSLOT MIGRATING arrives.
+                self.follow_view(topology::current());
             }
+            advanced = self
+                .streams
+                .iter()
+                .filter(|(_, s)| s.acked != s.checkpoint)
+                .filter_map(|(stream, s)| Some((stream.clone(), s.acked.clone()?)))
+                .collect();
+            // One hash standalone; on a cluster, one per slot the streams are in.
+            let mut by_key: BTreeMap<String, Vec<(Vec<u8>, String)>> = BTreeMap::new();
+            for (stream, id) in &advanced {
+                let key = self.placement.checkpoint_key(stream).into_owned();
+                by_key
+                    .entry(key)
+                    .or_default()
+                    .push((stream.clone(), id.clone()));
+            }
+            let mut failure = None;
+            advanced.clear();
+            for (key, pairs) in by_key {
+                match checkpoints::write(&guard, &key, &pairs) {
+                    Ok(()) => advanced.extend(pairs),
+                    Err(e) => failure = Some(e),
+                }
+            }
+            drop(guard);
             for (stream, id) in &advanced {
                 if let Some(state) = self.streams.get_mut(stream) {
                     state.checkpoint = Some(id.clone());
                 }
+            }
+            if let Some(e) = failure {
+                // Delivered but not checkpointed: retried at the next commit.
+                self.shared.life.set_last_error(e);
+                return;
             }
         }
         let touched: HashSet<&Vec<u8>> = advanced.iter().map(|(s, _)| s).collect();

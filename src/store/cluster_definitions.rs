@@ -93,29 +93,16 @@ fn replicate(ctx: &Context, encoded: &[u8]) {
 }
 
 /// Progress keys of a deleted bridge present on this node: the per-slot offsets and
-/// checkpoints (a name is a sink or a source, never both) and the standalone ones.
+/// checkpoints (a name is a sink or a source, never both).
 fn purge_progress(ctx: &Context, name: &str) {
-    use crate::store::keys::{
-        checkpoints_key, offsets_key, slot_checkpoints_key, slot_offsets_key,
-    };
-    use crate::store::keyspace::{Key, KeyKind};
-    use crate::store::write::{commit, Change};
-    let mut keys = vec![offsets_key(name), checkpoints_key(name)];
-    for slot in 0..crate::cluster::slots::SLOTS as u16 {
-        keys.push(slot_offsets_key(name, slot));
-        keys.push(slot_checkpoints_key(name, slot));
-    }
-    for key in keys {
-        let present =
-            Key::open(ctx, key.as_bytes(), false).is_some_and(|k| k.kind() != KeyKind::Empty);
-        if present {
-            let _ = commit(
-                ctx,
-                &Change::Delete {
-                    key: key.into_bytes(),
-                },
-            );
-        }
+    use crate::store::keys::{slot_checkpoints_key, slot_offsets_key};
+    use crate::store::slot_keys::remove_slot_keys;
+    let removed = remove_slot_keys(ctx, |slot| slot_offsets_key(name, slot))
+        .and_then(|_| remove_slot_keys(ctx, |slot| slot_checkpoints_key(name, slot)));
+    if let Err(e) = removed {
+        crate::runtime::log::warning(&format!(
+            "kafka: {name}: cannot remove its progress keys: {e}"
+        ));
     }
 }
 

@@ -3,12 +3,14 @@
 //! other modules' RM_Call — and turns any command that would write a `__kafka:` key (found by
 //! the command's own key specs: HSET, SADD, DEL, RENAME/COPY/MOVE targets, RESTORE, SORT STORE,
 //! ...) into `KAFKA._REFUSED`, which replies with an error. No user, admin or not, can forge,
-//! change or remove a bridge through keys; bridges change only through KAFKA.* commands.
+//! change or remove a bridge through keys; bridges change only through KAFKA.* commands. On Redis
+//! Cluster the resharding commands pass, so progress keys move with their slot (`cluster_moves`).
 //!
 //! The module's own state writes use the key API, which commands filters never see, and are
 //! replicated as `KAFKA._STATE`, which only the replication link and AOF loading may run.
 
 use crate::runtime::panic::catch_and_log;
+use crate::store::cluster_moves;
 use crate::store::keys::is_reserved;
 use redis_module::raw;
 use std::cell::Cell;
@@ -90,8 +92,29 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     }
     let mut argv: Vec<*mut raw::RedisModuleString> =
         (0..argc).map(|i| unsafe { get(fctx, i) }).collect();
+    if let Some(&name) = argv.first() {
+        if cluster_moves::moves_between_shards(arg_bytes(name), server()) {
+            return;
+        }
+    }
     if writes_reserved_key(&mut argv) {
         refuse(fctx, &argv);
+    }
+}
+
+/// The server's settings the resharding exception depends on (the same for every client).
+fn server() -> cluster_moves::Server {
+    let ctx = crate::runtime::context::detached();
+    let (Some(get_flags), false) = (unsafe { raw::RedisModule_GetContextFlags }, ctx.is_null())
+    else {
+        return cluster_moves::Server::default();
+    };
+    let flags = unsafe { get_flags(ctx) } as u32;
+    let has = |flag: u32| flags & flag != 0;
+    cluster_moves::Server {
+        cluster: has(raw::REDISMODULE_CTX_FLAGS_CLUSTER),
+        read_only_replica: has(raw::REDISMODULE_CTX_FLAGS_SLAVE)
+            && has(raw::REDISMODULE_CTX_FLAGS_READONLY),
     }
 }
 

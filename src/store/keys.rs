@@ -39,7 +39,6 @@ pub fn checkpoints_key(source: &str) -> String {
 }
 
 /// The offsets of a sink for the keys of one hash slot (Redis Cluster).
-#[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
 pub fn slot_offsets_key(sink: &str, slot: u16) -> String {
     format!(
         "__kafka:o:{sink}:{{{}}}",
@@ -48,7 +47,6 @@ pub fn slot_offsets_key(sink: &str, slot: u16) -> String {
 }
 
 /// The checkpoints of a source for the streams of one hash slot (Redis Cluster).
-#[cfg_attr(not(test), allow(dead_code))] // used once the cluster bridges land
 pub fn slot_checkpoints_key(source: &str, slot: u16) -> String {
     format!(
         "__kafka:c:{source}:{{{}}}",

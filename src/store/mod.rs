@@ -4,6 +4,7 @@
 
 pub mod checkpoints;
 pub mod cluster_definitions;
+pub mod cluster_moves;
 pub mod definitions;
 pub mod definitions_aux;
 pub mod guard;
@@ -12,4 +13,5 @@ pub mod keyspace;
 pub mod offsets;
 pub mod setslot_reroute;
 pub mod shared_definitions;
+pub mod slot_keys;
 pub mod write;
