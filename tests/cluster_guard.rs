@@ -110,6 +110,8 @@ fn reshard(port: u16, giver: &str, taker: &str, slots: u16) {
 }
 
 fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
+    let kafka = MockKafka::new();
+    kafka.create_topic("guarded", 1);
     let cluster = Cluster::start(binary, 3, 1);
     let mut first = cluster.nodes[0].conn();
     wait_until("every primary has its replica", DEADLINE, || {
@@ -147,32 +149,54 @@ fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
     };
     let mut from = server(giver).conn();
     let mut to = server(taker).conn();
+    let create = [
+        "KAFKA.SOURCE.CREATE",
+        "guarded",
+        "BROKERS",
+        &kafka.bootstrap(),
+        "STREAMS",
+        "orders:*",
+        "TOPIC",
+        "guarded",
+    ];
+    cmd::<String>(&mut from, &create);
     let mut from_replica = replica_of(giver);
     let mut to_replica = replica_of(taker);
 
     // redis-cli reshard takes a primary's lowest slots first: 0..MOVED here.
     const MOVED: u16 = 4;
     let tags: Vec<String> = (0..MOVED).map(tag_for).collect();
+    let mut ids = Vec::new();
     for (slot, tag) in (0..MOVED).zip(&tags) {
         let progress = format!("__kafka:c:guarded:{{{tag}}}");
-        let helper = format!("helper:{{{tag}}}");
-        cmd::<i64>(
-            &mut from,
-            &["HSET", &helper, &format!("orders:{{{tag}}}"), "7-0"],
-        );
         cmd::<String>(&mut from, &["SET", &format!("data:{{{tag}}}"), "x"]);
-        // No bridge can run on a cluster before the cluster definitions land, so the progress
-        // key is put in place the way a reshard delivers one: RESTORE-ASKING (an @dangerous
-        // command that passes the guard on a cluster).
-        let dump: Vec<u8> = cmd(&mut from, &["DUMP", &helper]);
-        let restored: String = redis::cmd("RESTORE-ASKING")
+        // A real source writes the progress key: the checkpoint of a stream of this slot.
+        let id: String = cmd(
+            &mut from,
+            &["XADD", &format!("orders:{{{tag}}}"), "*", "n", "1"],
+        );
+        wait_until("the source checkpointed the stream", DEADLINE, || {
+            try_cmd::<Option<String>>(
+                &mut from,
+                &["HGET", &progress, &format!("orders:{{{tag}}}")],
+            )
+            .ok()
+            .flatten()
+                == Some(id.clone())
+        });
+        ids.push(id);
+        // Outside a reshard, RESTORE-ASKING cannot write it either.
+        let dump: Vec<u8> = cmd(&mut from, &["DUMP", &format!("data:{{{tag}}}")]);
+        let forged: redis::RedisResult<String> = redis::cmd("RESTORE-ASKING")
             .arg(&progress)
             .arg(0)
             .arg(dump.as_slice())
-            .query(&mut from)
-            .expect("RESTORE-ASKING passes the guard on a cluster");
-        assert_eq!(restored, "OK");
-        cmd::<i64>(&mut from, &["DEL", &helper]);
+            .arg("REPLACE")
+            .query(&mut from);
+        assert!(
+            forged.is_err_and(|e| e.to_string().contains("belongs to the kafka module")),
+            "RESTORE-ASKING outside a migration must be refused"
+        );
 
         // (a) Every other client write to the key is still refused.
         refused(&mut from, &["HSET", &progress, "orders", "9-0"]);
@@ -188,10 +212,10 @@ fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
             &mut from,
             &["HGET", &progress, &format!("orders:{{{tag}}}")],
         );
-        assert_eq!(value, "7-0");
-        assert_eq!(keys_in_slot(&mut from, slot), 2);
+        assert_eq!(value, ids[usize::from(slot)]);
+        assert_eq!(keys_in_slot(&mut from, slot), 3);
         wait_until("the giver's replica has the progress key", DEADLINE, || {
-            keys_in_slot(&mut from_replica, slot) == 2
+            keys_in_slot(&mut from_replica, slot) == 3
         });
     }
 
@@ -206,11 +230,11 @@ fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
             0,
             "slot {slot} left keys behind"
         );
-        assert_eq!(keys_in_slot(&mut to, slot), 2, "slot {slot} did not arrive");
+        assert_eq!(keys_in_slot(&mut to, slot), 3, "slot {slot} did not arrive");
         let value: String = cmd(&mut to, &["HGET", &progress, &format!("orders:{{{tag}}}")]);
-        assert_eq!(value, "7-0");
+        assert_eq!(value, ids[usize::from(slot)]);
         wait_until("the taker's replica has the moved keys", DEADLINE, || {
-            keys_in_slot(&mut to_replica, slot) == 2
+            keys_in_slot(&mut to_replica, slot) == 3
         });
         wait_until(
             "the giver's replica dropped the moved keys",
@@ -226,11 +250,11 @@ fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
     for slot in 0..MOVED {
         assert_eq!(
             keys_in_slot(&mut from, slot),
-            2,
+            3,
             "slot {slot} did not come back"
         );
         wait_until("the giver's replica has the keys again", DEADLINE, || {
-            keys_in_slot(&mut from_replica, slot) == 2
+            keys_in_slot(&mut from_replica, slot) == 3
         });
     }
 }

@@ -6,6 +6,7 @@ use parking_lot::Mutex;
 use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The last view, read on the main thread; workers read it under the module lock, so a view
 /// changed on the main thread (a SETSLOT seen by the command filter) holds for their next slice.
@@ -36,6 +37,7 @@ pub fn refresh(ctx: &Context) -> Option<Arc<Ownership>> {
         _ => return None,
     };
     let mut ownership = Ownership::parse(&text)?;
+    apply_marks(&mut ownership);
     let mut current = CURRENT.lock();
     if let Some(held) = current.as_ref() {
         if held.same_slots(&ownership) {
@@ -55,6 +57,7 @@ pub fn current() -> Option<Arc<Ownership>> {
 /// Stops serving `slot` at once (main thread, before a `CLUSTER SETSLOT` runs): no worker may
 /// write it until the next `CLUSTER NODES` read says where it stands.
 pub fn mark_moving(slot: u16) {
+    MARKS.lock().push((slot, Instant::now()));
     let mut current = CURRENT.lock();
     if let Some(held) = current.as_ref() {
         let mut changed = Ownership::clone(held);
@@ -64,6 +67,25 @@ pub fn mark_moving(slot: u16) {
         changed.generation = held.generation + 1;
         *current = Some(Arc::new(changed));
     }
+}
+
+/// Slots marked moving that `CLUSTER NODES` has not shown moving yet. Valkey 8 applies a
+/// SETSLOT only once its replicas have it, so a read in between would unmark the slot.
+static MARKS: Mutex<Vec<(u16, Instant)>> = Mutex::new(Vec::new());
+/// A mark the node never confirms (the SETSLOT failed) ends after this.
+const MARK_LIFETIME: Duration = Duration::from_secs(5);
+
+fn apply_marks(ownership: &mut Ownership) {
+    MARKS.lock().retain(|&(slot, at)| {
+        let shown = ownership.is_moving(slot);
+        let keep = !shown && at.elapsed() < MARK_LIFETIME;
+        if keep {
+            if let Some(moving) = ownership.moving.get_mut(usize::from(slot)) {
+                *moving = true;
+            }
+        }
+        keep
+    });
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

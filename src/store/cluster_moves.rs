@@ -16,16 +16,22 @@ pub struct Server {
 }
 
 /// True when `command` (its name, any case) moves reserved keys between cluster shards and must
-/// pass the guard. Only called for commands that name a reserved key.
-pub fn moves_between_shards(command: &[u8], server: Server) -> bool {
+/// pass the guard. Only called for commands that name a reserved key. `slots_moving`: every
+/// reserved key the command names is in a slot this node is migrating or importing, so an
+/// administrator cannot use MIGRATE or RESTORE-ASKING to write progress keys outside a reshard.
+pub fn moves_between_shards(command: &[u8], server: Server, slots_moving: bool) -> bool {
     if !server.cluster {
         return false;
     }
     let is = |name: &[u8]| command.eq_ignore_ascii_case(name);
+    if is(b"migrate") || is(b"restore-asking") {
+        // A replica replays what its primary did (only the replication link writes there).
+        return slots_moving || server.read_only_replica;
+    }
     // A primary replicates its MIGRATE as `DEL <moved keys>`: its replicas must drop the keys
     // too, or they keep progress for a slot that left (and a later failover would carry it).
     // Only the replication link can write on a read-only replica, so no client gains anything.
-    is(b"migrate") || is(b"restore-asking") || (server.read_only_replica && is(b"del"))
+    server.read_only_replica && is(b"del")
 }
 
 #[cfg(test)]
@@ -54,10 +60,13 @@ mod tests {
             b"RESTORE-ASKING",
             b"Restore-Asking",
         ] {
-            assert!(moves_between_shards(name, PRIMARY), "{name:?}");
-            assert!(moves_between_shards(name, REPLICA), "{name:?}");
-            assert!(!moves_between_shards(name, standalone), "{name:?}");
-            assert!(!moves_between_shards(name, standalone_replica), "{name:?}");
+            assert!(moves_between_shards(name, PRIMARY, true), "{name:?}");
+            assert!(moves_between_shards(name, REPLICA, true), "{name:?}");
+            assert!(!moves_between_shards(name, standalone, true), "{name:?}");
+            assert!(
+                !moves_between_shards(name, standalone_replica, true),
+                "{name:?}"
+            );
         }
         for name in [
             &b"RESTORE"[..],
@@ -68,17 +77,23 @@ mod tests {
             b"",
             b"migrat",
         ] {
-            assert!(!moves_between_shards(name, PRIMARY), "{name:?}");
+            assert!(!moves_between_shards(name, PRIMARY, true), "{name:?}");
         }
     }
 
     #[test]
+    fn moves_pass_only_for_slots_being_resharded() {
+        assert!(!moves_between_shards(b"MIGRATE", PRIMARY, false));
+        assert!(!moves_between_shards(b"RESTORE-ASKING", PRIMARY, false));
+    }
+
+    #[test]
     fn only_a_read_only_cluster_replica_takes_the_replicated_del() {
-        assert!(moves_between_shards(b"DEL", REPLICA));
-        assert!(moves_between_shards(b"del", REPLICA));
-        assert!(!moves_between_shards(b"DEL", PRIMARY));
+        assert!(moves_between_shards(b"DEL", REPLICA, false));
+        assert!(moves_between_shards(b"del", REPLICA, false));
+        assert!(!moves_between_shards(b"DEL", PRIMARY, true));
         for name in [&b"UNLINK"[..], b"HSET", b"HDEL", b"RESTORE", b"FLUSHALL"] {
-            assert!(!moves_between_shards(name, REPLICA), "{name:?}");
+            assert!(!moves_between_shards(name, REPLICA, true), "{name:?}");
         }
         let writable_replica = Server {
             cluster: true,

@@ -93,7 +93,14 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     let mut argv: Vec<*mut raw::RedisModuleString> =
         (0..argc).map(|i| unsafe { get(fctx, i) }).collect();
     if let Some(&name) = argv.first() {
-        if cluster_moves::moves_between_shards(arg_bytes(name), server()) {
+        let moving = crate::cluster::topology::current().is_some_and(|view| {
+            argv.iter()
+                .skip(1)
+                .map(|&a| arg_bytes(a))
+                .filter(|a| is_reserved(a))
+                .all(|key| view.is_moving(crate::cluster::slots::key_slot(key)))
+        });
+        if cluster_moves::moves_between_shards(arg_bytes(name), server(), moving) {
             return;
         }
     }

@@ -19,7 +19,21 @@ pub fn reroute(
         return false;
     }
     let is = |i: i32, word: &[u8]| arg(i).eq_ignore_ascii_case(word);
-    if !(is(0, b"cluster") && is(1, b"setslot") && is(3, b"migrating")) {
+    if !(is(0, b"cluster") && is(1, b"setslot")) {
+        return false;
+    }
+    if is(3, b"importing") {
+        // Keys of the slot are about to arrive: the guard lets them in (`cluster_moves`), and
+        // no worker writes the slot until it is stable here.
+        if let Some(slot) = std::str::from_utf8(&arg(2))
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            crate::cluster::topology::mark_moving(slot);
+        }
+        return false;
+    }
+    if !is(3, b"migrating") {
         return false;
     }
     let api = unsafe {
