@@ -1,18 +1,74 @@
 //! A real Redis Cluster on loopback: primaries and replicas, each a RedisServer with the
-//! module loaded, joined by `redis-cli --cluster create`.
+//! module loaded, joined by `redis-cli --cluster create`; its topology read from the nodes
+//! themselves, and the faults tests inflict on it (kill -9, restart, manual failover,
+//! resharding). Routed reads and writes live in `cluster_io`.
+//!
+//! Nodes are named by their index in `nodes`, which stays the same through every fault; their
+//! roles do not, so every accessor asks the nodes.
 
-use super::{cmd, wait_until, RedisServer, ServerOptions};
-use std::process::Command;
-use std::time::Duration;
+use super::{cmd, try_cmd, wait_until, RedisServer, ServerOptions};
+use redis::{Connection, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// How long a fault may take to settle before the test fails.
+pub const SETTLE: Duration = Duration::from_secs(45);
+pub const SLOTS: usize = 16384;
 
 pub struct Cluster {
     pub nodes: Vec<RedisServer>,
+    /// `redis-cli`, or the `valkey-cli` shipped beside a valkey-server.
+    pub cli: PathBuf,
+    down: Vec<bool>,
+}
+
+/// A running `redis-cli --cluster reshard`.
+pub struct Reshard {
+    thread: std::thread::JoinHandle<(Output, Duration)>,
+}
+
+impl Reshard {
+    /// Waits for the reshard to finish; panics with its output if it failed.
+    pub fn join(self) -> Duration {
+        let (output, took) = self.thread.join().expect("reshard thread");
+        assert!(
+            output.status.success(),
+            "reshard failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        took
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+}
+
+/// The cli that belongs to a server binary: valkey-cli beside valkey-server, else redis-cli.
+fn cli_for(binary: &Path) -> PathBuf {
+    let valkey = binary.with_file_name("valkey-cli");
+    if binary.file_name().is_some_and(|n| n == "valkey-server") && valkey.exists() {
+        valkey
+    } else {
+        PathBuf::from("redis-cli")
+    }
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 impl Cluster {
     /// `primaries` primaries with `replicas` replicas each; returns once every node reports
     /// cluster_state:ok.
-    pub fn start(binary: std::path::PathBuf, primaries: usize, replicas: usize) -> Cluster {
+    pub fn start(binary: PathBuf, primaries: usize, replicas: usize) -> Cluster {
         let nodes: Vec<RedisServer> = (0..primaries * (1 + replicas))
             .map(|_| {
                 RedisServer::start_with(ServerOptions {
@@ -30,7 +86,8 @@ impl Cluster {
                 })
             })
             .collect();
-        let mut create = Command::new("redis-cli");
+        let cli = cli_for(&binary);
+        let mut create = Command::new(&cli);
         create.arg("--cluster").arg("create");
         for node in &nodes {
             create.arg(format!("127.0.0.1:{}", node.port));
@@ -44,13 +101,300 @@ impl Cluster {
             "cluster create failed: {}",
             String::from_utf8_lossy(&output.stdout)
         );
-        let cluster = Cluster { nodes };
-        for node in &cluster.nodes {
-            let mut conn = node.conn();
-            wait_until("cluster_state:ok", Duration::from_secs(30), || {
-                cmd::<String>(&mut conn, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
-            });
-        }
+        let down = vec![false; nodes.len()];
+        let cluster = Cluster { nodes, cli, down };
+        cluster.wait_converged();
         cluster
     }
+
+    pub fn conn(&self, node: usize) -> Connection {
+        self.nodes[node].conn()
+    }
+
+    pub fn port(&self, node: usize) -> u16 {
+        self.nodes[node].port
+    }
+
+    /// The node listening on `port`.
+    pub fn node_at(&self, port: u16) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.port == port)
+            .unwrap_or_else(|| panic!("no node on port {port}"))
+    }
+
+    /// Nodes not killed by the test.
+    pub fn live(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&n| !self.down[n]).collect()
+    }
+
+    pub fn node_id(&self, node: usize) -> String {
+        cmd(&mut self.conn(node), &["CLUSTER", "MYID"])
+    }
+
+    /// The port of the primary a node replicates, or None for a primary (from ROLE).
+    pub fn primary_of(&self, node: usize) -> Option<u16> {
+        let role: Vec<Value> = cmd(&mut self.conn(node), &["ROLE"]);
+        match role.first().map(text).as_deref() {
+            Some("master") => None,
+            Some("slave") => role.get(2).map(text).and_then(|p| p.parse().ok()),
+            other => panic!("node {node}: ROLE {other:?}"),
+        }
+    }
+
+    /// Live primaries, in node order.
+    pub fn primaries(&self) -> Vec<usize> {
+        self.live()
+            .into_iter()
+            .filter(|&n| self.primary_of(n).is_none())
+            .collect()
+    }
+
+    /// Live replicas of `primary`.
+    pub fn replicas_of(&self, primary: usize) -> Vec<usize> {
+        let port = self.port(primary);
+        self.live()
+            .into_iter()
+            .filter(|&n| self.primary_of(n) == Some(port))
+            .collect()
+    }
+
+    /// The slot → primary port map as `node` sees it (CLUSTER SLOTS; 0 = uncovered).
+    pub fn slot_map_seen_by(&self, node: usize) -> Vec<u16> {
+        slot_map(&mut self.conn(node)).unwrap_or_else(|e| panic!("CLUSTER SLOTS: {e}"))
+    }
+
+    /// The node serving `slot`, as the first live node sees it.
+    pub fn node_for_slot(&self, slot: u16) -> usize {
+        let map = self.slot_map_seen_by(self.live()[0]);
+        self.node_at(map[slot as usize])
+    }
+
+    pub fn slot_of(&self, key: &str) -> u16 {
+        let slot: i64 = cmd(&mut self.conn(self.live()[0]), &["CLUSTER", "KEYSLOT", key]);
+        slot as u16
+    }
+
+    pub fn node_for_key(&self, key: &str) -> usize {
+        self.node_for_slot(self.slot_of(key))
+    }
+
+    /// How many slots `node` serves according to itself.
+    pub fn slots_served_by(&self, node: usize) -> usize {
+        let port = self.port(node);
+        self.slot_map_seen_by(node)
+            .iter()
+            .filter(|&&p| p == port)
+            .count()
+    }
+
+    /// `node`'s own CLUSTER NODES line (with `[slot->-id]` / `[slot-<-id]` while migrating).
+    pub fn nodes_line(&self, node: usize) -> String {
+        let nodes: String = cmd(&mut self.conn(node), &["CLUSTER", "NODES"]);
+        nodes
+            .lines()
+            .find(|l| l.contains("myself"))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Whether every live node serves clients with the same view: cluster_state:ok, identical
+    /// slot maps covering all slots, each served by a live node that is a primary, and no live
+    /// node flagged failing by another.
+    pub fn converged(&self) -> bool {
+        let live = self.live();
+        let live_ports: Vec<u16> = live.iter().map(|&n| self.port(n)).collect();
+        let mut first: Option<Vec<u16>> = None;
+        for &node in &live {
+            let Ok(mut conn) = self.nodes[node].try_conn() else {
+                return false;
+            };
+            let ok = try_cmd::<String>(&mut conn, &["CLUSTER", "INFO"])
+                .is_ok_and(|info| info.contains("cluster_state:ok"));
+            let Ok(map) = slot_map(&mut conn) else {
+                return false;
+            };
+            let nodes: String = try_cmd(&mut conn, &["CLUSTER", "NODES"]).unwrap_or_default();
+            let flagged = nodes.lines().any(|line| {
+                let f: Vec<&str> = line.split(' ').collect();
+                let port = f.get(1).and_then(|a| port_of(a));
+                let failing = f.get(2).is_some_and(|fl| fl.contains("fail"));
+                failing && port.is_some_and(|p| live_ports.contains(&p))
+            });
+            if !ok || flagged || map.contains(&0) {
+                return false;
+            }
+            match &first {
+                None => first = Some(map),
+                Some(seen) if *seen != map => return false,
+                Some(_) => {}
+            }
+        }
+        let Some(map) = first else { return false };
+        let mut owners = map.clone();
+        owners.sort_unstable();
+        owners.dedup();
+        owners
+            .into_iter()
+            .all(|port| live_ports.contains(&port) && self.primary_of(self.node_at(port)).is_none())
+    }
+
+    /// Waits until `converged`; returns how long that took.
+    pub fn wait_converged(&self) -> Duration {
+        let start = Instant::now();
+        wait_until("the cluster to converge", SETTLE, || self.converged());
+        start.elapsed()
+    }
+
+    /// SIGKILLs a primary, then waits until one of its replicas is promoted and the cluster
+    /// has converged. Returns the promoted node and the time from the kill to convergence.
+    /// (SIGKILL leaves nothing in the server log, so the crash check on drop stays quiet.)
+    pub fn kill_primary(&mut self, primary: usize) -> (usize, Duration) {
+        assert!(
+            self.primary_of(primary).is_none(),
+            "node {primary} is no primary"
+        );
+        let replicas = self.replicas_of(primary);
+        assert!(
+            !replicas.is_empty(),
+            "node {primary} has no replica to promote"
+        );
+        let start = Instant::now();
+        self.nodes[primary].kill9();
+        self.down[primary] = true;
+        let mut promoted = None;
+        wait_until("a replica to be promoted", SETTLE, || {
+            promoted = replicas
+                .iter()
+                .copied()
+                .find(|&r| self.primary_of(r).is_none());
+            promoted.is_some()
+        });
+        wait_until("the cluster to converge after the kill", SETTLE, || {
+            self.converged()
+        });
+        (promoted.unwrap_or_default(), start.elapsed())
+    }
+
+    /// Restarts a killed node on its port and directory (same nodes.conf, so the same node
+    /// id); waits until it has rejoined as a replica with its link up and the cluster has
+    /// converged. Returns the time from the restart to then.
+    pub fn restart(&mut self, node: usize) -> Duration {
+        let start = Instant::now();
+        self.nodes[node].restart();
+        self.down[node] = false;
+        wait_until("the restarted node to sync as a replica", SETTLE, || {
+            let mut conn = self.conn(node);
+            self.primary_of(node).is_some()
+                && cmd::<String>(&mut conn, &["INFO", "replication"])
+                    .contains("master_link_status:up")
+        });
+        wait_until("the cluster to converge after the restart", SETTLE, || {
+            self.converged()
+        });
+        start.elapsed()
+    }
+
+    /// `CLUSTER FAILOVER` on a replica; waits until it is primary, its former primary is its
+    /// replica, and the cluster has converged. Returns how long that took.
+    pub fn manual_failover(&self, replica: usize) -> Duration {
+        let old = self
+            .primary_of(replica)
+            .map(|port| self.node_at(port))
+            .unwrap_or_else(|| panic!("node {replica} is no replica"));
+        let start = Instant::now();
+        let reply: String = cmd(&mut self.conn(replica), &["CLUSTER", "FAILOVER"]);
+        assert_eq!(reply, "OK");
+        wait_until("the roles to swap", SETTLE, || {
+            self.primary_of(replica).is_none() && self.primary_of(old) == Some(self.port(replica))
+        });
+        wait_until("the cluster to converge after the failover", SETTLE, || {
+            self.converged()
+        });
+        start.elapsed()
+    }
+
+    /// Starts `redis-cli --cluster reshard` moving `slots` slots from one primary to another,
+    /// in a background thread; `Reshard::join` waits for it.
+    pub fn reshard(&self, from: usize, to: usize, slots: usize) -> Reshard {
+        let mut command = Command::new(&self.cli);
+        command.args([
+            "--cluster",
+            "reshard",
+            &format!("127.0.0.1:{}", self.port(from)),
+            "--cluster-from",
+            &self.node_id(from),
+            "--cluster-to",
+            &self.node_id(to),
+            "--cluster-slots",
+            &slots.to_string(),
+            "--cluster-yes",
+        ]);
+        let thread = std::thread::spawn(move || {
+            let start = Instant::now();
+            let output = command.output().expect("run --cluster reshard");
+            (output, start.elapsed())
+        });
+        Reshard { thread }
+    }
+
+    /// `redis-cli --cluster check` through a live node: its exit status and output.
+    pub fn check(&self) -> (bool, String) {
+        let output = Command::new(&self.cli)
+            .args(["--cluster", "check"])
+            .arg(format!("127.0.0.1:{}", self.port(self.live()[0])))
+            .output()
+            .expect("run --cluster check");
+        let out = String::from_utf8_lossy(&output.stdout).into_owned();
+        let clean = output.status.success() && !out.contains("[WARNING]") && !out.contains("[ERR]");
+        (clean, out)
+    }
+
+    /// Waits until `--cluster check` reports no open slot, no disagreement and full coverage,
+    /// and the nodes have converged; returns how long that took.
+    pub fn wait_check_clean(&self) -> Duration {
+        let start = Instant::now();
+        let mut last = String::new();
+        let deadline = start + SETTLE;
+        loop {
+            let (clean, out) = self.check();
+            if clean && self.converged() {
+                return start.elapsed();
+            }
+            last = if clean { last } else { out };
+            assert!(
+                Instant::now() < deadline,
+                "cluster check never clean:\n{last}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// `host:port@bus` or `host:port` → port.
+fn port_of(address: &str) -> Option<u16> {
+    address.split('@').next()?.rsplit(':').next()?.parse().ok()
+}
+
+/// CLUSTER SLOTS as a slot → primary port map (0 where no node serves the slot).
+pub fn slot_map(conn: &mut Connection) -> redis::RedisResult<Vec<u16>> {
+    let ranges: Vec<Value> = try_cmd(conn, &["CLUSTER", "SLOTS"])?;
+    let mut map = vec![0u16; SLOTS];
+    for range in ranges {
+        let Value::Array(fields) = range else {
+            continue;
+        };
+        let (Some(Value::Int(from)), Some(Value::Int(to)), Some(Value::Array(primary))) =
+            (fields.first(), fields.get(1), fields.get(2))
+        else {
+            continue;
+        };
+        let Some(Value::Int(port)) = primary.get(1) else {
+            continue;
+        };
+        for slot in *from..=*to {
+            map[slot as usize] = *port as u16;
+        }
+    }
+    Ok(map)
 }
