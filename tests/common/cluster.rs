@@ -1,7 +1,6 @@
 //! A real Redis Cluster on loopback: primaries and replicas, each a RedisServer with the
 //! module loaded, joined by `redis-cli --cluster create`; its topology read from the nodes
-//! themselves, and the faults tests inflict on it (kill -9, restart, manual failover,
-//! resharding). Routed reads and writes live in `cluster_io`.
+//! themselves. The faults live in `cluster_ops`, routed reads and writes in `cluster_io`.
 //!
 //! Nodes are named by their index in `nodes`, which stays the same through every fault; their
 //! roles do not, so every accessor asks the nodes.
@@ -9,41 +8,17 @@
 use super::{cmd, try_cmd, wait_until, RedisServer, ServerOptions};
 use redis::{Connection, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// How long a fault may take to settle before the test fails.
-pub const SETTLE: Duration = Duration::from_secs(45);
+pub use super::cluster_ops::SETTLE;
 pub const SLOTS: usize = 16384;
 
 pub struct Cluster {
     pub nodes: Vec<RedisServer>,
     /// `redis-cli`, or the `valkey-cli` shipped beside a valkey-server.
     pub cli: PathBuf,
-    down: Vec<bool>,
-}
-
-/// A running `redis-cli --cluster reshard`.
-pub struct Reshard {
-    thread: std::thread::JoinHandle<(Output, Duration)>,
-}
-
-impl Reshard {
-    /// Waits for the reshard to finish; panics with its output if it failed.
-    pub fn join(self) -> Duration {
-        let (output, took) = self.thread.join().expect("reshard thread");
-        assert!(
-            output.status.success(),
-            "reshard failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        took
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.thread.is_finished()
-    }
+    pub(crate) down: Vec<bool>,
 }
 
 /// The cli that belongs to a server binary: valkey-cli beside valkey-server, else redis-cli.
@@ -244,130 +219,6 @@ impl Cluster {
         let start = Instant::now();
         wait_until("the cluster to converge", SETTLE, || self.converged());
         start.elapsed()
-    }
-
-    /// SIGKILLs a primary, then waits until one of its replicas is promoted and the cluster
-    /// has converged. Returns the promoted node and the time from the kill to convergence.
-    /// (SIGKILL leaves nothing in the server log, so the crash check on drop stays quiet.)
-    pub fn kill_primary(&mut self, primary: usize) -> (usize, Duration) {
-        assert!(
-            self.primary_of(primary).is_none(),
-            "node {primary} is no primary"
-        );
-        let replicas = self.replicas_of(primary);
-        assert!(
-            !replicas.is_empty(),
-            "node {primary} has no replica to promote"
-        );
-        let start = Instant::now();
-        self.nodes[primary].kill9();
-        self.down[primary] = true;
-        let mut promoted = None;
-        wait_until("a replica to be promoted", SETTLE, || {
-            promoted = replicas
-                .iter()
-                .copied()
-                .find(|&r| self.primary_of(r).is_none());
-            promoted.is_some()
-        });
-        wait_until("the cluster to converge after the kill", SETTLE, || {
-            self.converged()
-        });
-        (promoted.unwrap_or_default(), start.elapsed())
-    }
-
-    /// Restarts a killed node on its port and directory (same nodes.conf, so the same node
-    /// id); waits until it has rejoined as a replica with its link up and the cluster has
-    /// converged. Returns the time from the restart to then.
-    pub fn restart(&mut self, node: usize) -> Duration {
-        let start = Instant::now();
-        self.nodes[node].restart();
-        self.down[node] = false;
-        wait_until("the restarted node to sync as a replica", SETTLE, || {
-            let mut conn = self.conn(node);
-            self.primary_of(node).is_some()
-                && cmd::<String>(&mut conn, &["INFO", "replication"])
-                    .contains("master_link_status:up")
-        });
-        wait_until("the cluster to converge after the restart", SETTLE, || {
-            self.converged()
-        });
-        start.elapsed()
-    }
-
-    /// `CLUSTER FAILOVER` on a replica; waits until it is primary, its former primary is its
-    /// replica, and the cluster has converged. Returns how long that took.
-    pub fn manual_failover(&self, replica: usize) -> Duration {
-        let old = self
-            .primary_of(replica)
-            .map(|port| self.node_at(port))
-            .unwrap_or_else(|| panic!("node {replica} is no replica"));
-        let start = Instant::now();
-        let reply: String = cmd(&mut self.conn(replica), &["CLUSTER", "FAILOVER"]);
-        assert_eq!(reply, "OK");
-        wait_until("the roles to swap", SETTLE, || {
-            self.primary_of(replica).is_none() && self.primary_of(old) == Some(self.port(replica))
-        });
-        wait_until("the cluster to converge after the failover", SETTLE, || {
-            self.converged()
-        });
-        start.elapsed()
-    }
-
-    /// Starts `redis-cli --cluster reshard` moving `slots` slots from one primary to another,
-    /// in a background thread; `Reshard::join` waits for it.
-    pub fn reshard(&self, from: usize, to: usize, slots: usize) -> Reshard {
-        let mut command = Command::new(&self.cli);
-        command.args([
-            "--cluster",
-            "reshard",
-            &format!("127.0.0.1:{}", self.port(from)),
-            "--cluster-from",
-            &self.node_id(from),
-            "--cluster-to",
-            &self.node_id(to),
-            "--cluster-slots",
-            &slots.to_string(),
-            "--cluster-yes",
-        ]);
-        let thread = std::thread::spawn(move || {
-            let start = Instant::now();
-            let output = command.output().expect("run --cluster reshard");
-            (output, start.elapsed())
-        });
-        Reshard { thread }
-    }
-
-    /// `redis-cli --cluster check` through a live node: its exit status and output.
-    pub fn check(&self) -> (bool, String) {
-        let output = Command::new(&self.cli)
-            .args(["--cluster", "check"])
-            .arg(format!("127.0.0.1:{}", self.port(self.live()[0])))
-            .output()
-            .expect("run --cluster check");
-        let out = String::from_utf8_lossy(&output.stdout).into_owned();
-        let clean = output.status.success() && !out.contains("[WARNING]") && !out.contains("[ERR]");
-        (clean, out)
-    }
-
-    /// Waits until `--cluster check` reports no open slot, no disagreement and full coverage,
-    /// and the nodes have converged; returns how long that took.
-    pub fn wait_check_clean(&self) -> Duration {
-        let start = Instant::now();
-        let mut last = String::new();
-        let deadline = start + SETTLE;
-        loop {
-            let (clean, out) = self.check();
-            if clean && self.converged() {
-                return start.elapsed();
-            }
-            last = if clean { last } else { out };
-            assert!(
-                Instant::now() < deadline,
-                "cluster check never clean:\n{last}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 use super::cluster::{slot_map, Cluster, SLOTS};
 use super::try_cmd;
 use redis::{Connection, ErrorKind, FromRedisValue, RedisError, Value};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -118,11 +119,10 @@ impl Router {
     }
 
     fn conn(&mut self, port: u16) -> redis::RedisResult<&mut Connection> {
-        if !self.conns.contains_key(&port) {
-            let conn = connect(port)?;
-            self.conns.insert(port, conn);
+        match self.conns.entry(port) {
+            Entry::Occupied(conn) => Ok(conn.into_mut()),
+            Entry::Vacant(slot) => Ok(slot.insert(connect(port)?)),
         }
-        Ok(self.conns.get_mut(&port).expect("just inserted"))
     }
 
     /// Runs a single-key command (the key is `args[1]`) on the node serving the key and

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod cluster_io;
+pub mod cluster_ops;
 pub mod resp;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
