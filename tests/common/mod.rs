@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod cluster_io;
+pub mod cluster_ops;
 pub mod resp;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -341,7 +343,7 @@ impl RedisServer {
         false
     }
 
-    fn try_conn(&self) -> redis::RedisResult<Connection> {
+    pub fn try_conn(&self) -> redis::RedisResult<Connection> {
         let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?;
         client.get_connection_with_timeout(Duration::from_secs(2))
     }
