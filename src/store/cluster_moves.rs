@@ -99,6 +99,6 @@ mod tests {
             cluster: true,
             read_only_replica: false,
         };
-        assert!(!moves_between_shards(b"DEL", writable_replica));
+        assert!(!moves_between_shards(b"DEL", writable_replica, true));
     }
 }
