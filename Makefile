@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .DEFAULT_GOAL := build
-.PHONY: build deps test run lint help bench bench-smoke fuzz soak
+.PHONY: build deps test run lint help bench bench-smoke bench-cluster fuzz soak
 
 help:
 	@echo 'make build   install missing deps, then cargo build --release (default)'
@@ -18,6 +18,7 @@ help:
 	@echo 'make bench   throughput/latency table against Tansu and baselines (BENCHMARKS.md;'
 	@echo '             BENCH_RECORDS, BENCH_RUNS, BENCH_KEYS...; ARGS="--records 100000")'
 	@echo 'make bench-smoke  the same with 2000 records and one run (< 2 minutes)'
+	@echo 'make bench-cluster  sink and source throughput on Redis Cluster with 1, 2, 3 primaries'
 
 deps:
 	scripts/deps.sh
@@ -60,6 +61,10 @@ lint:
 bench: deps
 	cargo build --release
 	. target/deps.env && cargo run --release --example bench -- $(ARGS)
+
+bench-cluster: deps
+	cargo build --release
+	. target/deps.env && cargo test --release --test cluster_scaling -- --ignored --nocapture
 
 bench-smoke: deps
 	cargo build --release

@@ -49,6 +49,9 @@ pub enum Code {
     MasterDown,
     TryAgain,
     ReadOnly,
+    /// Redis Cluster, from RM_Call: the cluster is down, or the key's slot is not served here
+    /// (yet, or any more); both pass once the cluster has settled.
+    ClusterDown,
     WrongType,
     Err,
     Other,
@@ -56,7 +59,12 @@ pub enum Code {
 
 impl Code {
     pub fn parse(reply: &str) -> Code {
+        // RM_Call words these as plain ERR replies.
+        if reply.contains("while the cluster is down") || reply.contains("non local key") {
+            return Code::ClusterDown;
+        }
         match reply.split(' ').next().unwrap_or("") {
+            "CLUSTERDOWN" => Code::ClusterDown,
             "OOM" => Code::Oom,
             "LOADING" => Code::Loading,
             "BUSY" => Code::Busy,
@@ -79,6 +87,7 @@ impl Code {
                 | Code::MasterDown
                 | Code::TryAgain
                 | Code::ReadOnly
+                | Code::ClusterDown
         )
     }
 }
@@ -177,6 +186,9 @@ mod tests {
             "MASTERDOWN Link with MASTER is down",
             "TRYAGAIN Multiple keys request during rehashing of slot",
             "READONLY You can't write against a read only replica.",
+            "ERR Can not execute a command 'xadd' while the cluster is down",
+            "ERR Attempted to access a non local key in a cluster node",
+            "CLUSTERDOWN The cluster is down",
         ] {
             assert!(
                 Error::Refused(Refusal::new("SET", reply)).is_temporary(),

@@ -63,6 +63,7 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
             return Status::Err;
         }
         module::cluster_bus::register(ctx);
+        module::cluster_bus::set_status_handler(commands::status::on_bus_message);
     }
     module::events::subscribe_server_events(ctx)
 }

@@ -83,6 +83,25 @@ fn definitions_reach_every_node_and_a_sink_applies_each_record_once(binary: std:
         .sum();
     assert_eq!(applied, total as i64);
 
+    // One node gives the whole cluster's view: a part per primary, adding up to every record.
+    let shards: Vec<Vec<redis::Value>> = cmd(&mut first, &["KAFKA.STATUS", "cs", "CLUSTER"]);
+    assert_eq!(shards.len(), 3);
+    let mut cluster_records = 0;
+    for shard in &shards {
+        let shard = pairs(shard);
+        let part = match &shard["status"] {
+            redis::Value::Array(part) => pairs(part),
+            other => panic!("a shard without its status: {other:?}"),
+        };
+        cluster_records += redis::from_redis_value::<i64>(&part["records"]).unwrap();
+    }
+    assert_eq!(cluster_records, total as i64);
+    let error = cmd_err(&mut first, &["KAFKA.STATUS", "cs", "EVERYWHERE"]);
+    assert!(
+        error.starts_with("ERR unknown option 'EVERYWHERE'"),
+        "{error}"
+    );
+
     // PAUSE from another primary reaches every node; so does DELETE PURGE.
     let mut other = cluster.nodes[2].conn();
     assert_eq!(cmd::<String>(&mut other, &["KAFKA.SINK.PAUSE", "cs"]), "OK");
@@ -132,4 +151,38 @@ fn definitions_reach_every_node_and_a_sink_applies_each_record_once_redis() {
 #[test]
 fn definitions_reach_every_node_and_a_sink_applies_each_record_once_valkey() {
     definitions_reach_every_node_and_a_sink_applies_each_record_once(valkey_server());
+}
+
+/// A primary that does not answer is named in the cluster-wide STATUS, not waited for forever.
+#[test]
+fn a_primary_that_cannot_be_reached_shows_as_unreachable() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("un", 1);
+    let mut cluster = Cluster::start(redis_server(), 3, 0);
+    let mut conn = cluster.conn(0);
+    create_sink(&mut conn, &kafka.bootstrap(), "un", &["TOPICS", "un"]);
+    wait_until("every primary runs the sink", DEADLINE, || {
+        (0..3)
+            .all(|n| try_cmd::<redis::Value>(&mut cluster.conn(n), &["KAFKA.STATUS", "un"]).is_ok())
+    });
+    let gone = cluster.port(2);
+    cluster.nodes[2].kill9();
+    let shards: Vec<Vec<redis::Value>> = cmd(&mut conn, &["KAFKA.STATUS", "un", "CLUSTER"]);
+    let parts: Vec<(String, redis::Value)> = shards
+        .iter()
+        .map(|shard| {
+            let shard = pairs(shard);
+            let address: String = redis::from_redis_value(&shard["address"]).unwrap();
+            (address, shard["status"].clone())
+        })
+        .collect();
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    for (address, status) in &parts {
+        let unreachable = *status == redis::Value::BulkString(b"unreachable".to_vec());
+        assert_eq!(
+            unreachable,
+            address.ends_with(&format!(":{gone}")),
+            "{address}: {status:?}"
+        );
+    }
 }

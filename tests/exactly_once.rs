@@ -129,3 +129,56 @@ fn broker_outage_mid_run_loses_and_repeats_nothing() {
     });
     assert_exactly_once(&mut conn, "out", 5000);
 }
+
+/// Redis asserts (and aborts) when a module replicates while writes are paused: CLIENT PAUSE,
+/// FAILOVER, a cluster manual failover, SHUTDOWN waiting for replicas. A sink and a source
+/// running flat out hold their writes through repeated CLIENT PAUSE WRITE, and nothing is lost
+/// or applied twice.
+#[test]
+fn bridges_hold_their_writes_while_clients_are_paused() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("paused", 2);
+    kafka.create_topic("paused-out", 1);
+    let total = 20_000;
+    produce(&kafka.bootstrap(), "paused", &numbered(0, total, 7));
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    for i in 0..2000 {
+        cmd::<String>(&mut conn, &["XADD", "ps", "*", "n", &i.to_string()]);
+    }
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "paused",
+        &["TOPICS", "paused", "TYPE", "STREAM"],
+    );
+    let source = [
+        "KAFKA.SOURCE.CREATE",
+        "pout",
+        "BROKERS",
+        &kafka.bootstrap(),
+        "STREAMS",
+        "ps",
+        "TOPIC",
+        "paused-out",
+        "FROM",
+        "BEGINNING",
+    ];
+    assert_eq!(cmd::<String>(&mut conn, &source), "OK");
+    let mut pauses = 0;
+    while stored_total(&mut conn, "paused") < total as i64 && pauses < 40 {
+        let mode = if pauses % 2 == 0 { "WRITE" } else { "ALL" };
+        cmd::<String>(&mut conn, &["CLIENT", "PAUSE", "50", mode]);
+        pauses += 1;
+        wait_until("the pause ended", DEADLINE, || {
+            try_cmd::<String>(&mut conn, &["SET", "probe", "x"]).is_ok()
+        });
+    }
+    assert!(pauses > 3, "the sink finished before the pauses: {pauses}");
+    wait_until("all records stored", DEADLINE, || {
+        stored_total(&mut conn, "paused") == total as i64
+    });
+    assert_exactly_once(&mut conn, "paused", total);
+    let received = consume(&kafka.bootstrap(), "paused-out", 2000);
+    assert_eq!(received.len(), 2000);
+}

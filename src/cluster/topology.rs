@@ -88,12 +88,29 @@ fn apply_marks(ownership: &mut Ownership) {
     });
 }
 
+/// The move of `slot` ended (`CLUSTER SETSLOT <slot> NODE|STABLE` seen): the next
+/// `CLUSTER NODES` read says where it stands, whether or not one showed it moving.
+pub fn settle(slot: u16) {
+    MARKS.lock().retain(|&(marked, _)| marked != slot);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Primary {
+    pub id: String,
+    /// `host:port` clients use.
+    pub address: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
     pub node_id: String,
     pub primary: bool,
     /// Grows by one each time the view changes.
     pub generation: u64,
+    /// A replica's primary.
+    pub primary_of: Option<String>,
+    /// Every primary that serves slots, this one included, as `CLUSTER NODES` lists them.
+    pub primaries: Vec<Primary>,
     /// Slots assigned to this node, including those it is migrating out.
     owned: Vec<bool>,
     /// Slots being migrated out of (`[s->-id]`) or into (`[s-<-id]`) this node.
@@ -117,6 +134,7 @@ impl Ownership {
             && self.primary == other.primary
             && self.owned == other.owned
             && self.moving == other.moving
+            && self.primaries == other.primaries
     }
 
     pub fn served_count(&self) -> usize {
@@ -157,10 +175,34 @@ impl Ownership {
             }
             owned[start..=end].iter_mut().for_each(|o| *o = true);
         }
+        let primaries = nodes
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split(' ').collect();
+                let is_primary = fields
+                    .get(2)?
+                    .split(',')
+                    .any(|f| f == "master" || f == "primary");
+                // Slot ranges start at field 8: a primary without any serves nothing.
+                (is_primary && fields.len() > 8).then(|| Primary {
+                    id: fields[0].to_string(),
+                    address: fields
+                        .get(1)
+                        .map(|a| a.split('@').next().unwrap_or(a).to_string())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect();
+        let primary_of = fields
+            .get(3)
+            .filter(|id| !primary && **id != "-")
+            .map(|id| id.to_string());
         Some(Ownership {
             node_id,
             primary,
             generation: 0,
+            primary_of,
+            primaries,
             owned,
             moving,
         })
@@ -187,6 +229,15 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0
         assert!(own.is_moving(93) && !own.serves(93));
         assert!(own.is_moving(12000) && !own.serves(12000));
         assert_eq!(own.served_count(), 5461 + 1 - 1);
+        let ids: Vec<&str> = own.primaries.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1",
+                "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca"
+            ]
+        );
+        assert_eq!(own.primaries[1].address, "127.0.0.1:30001");
     }
 
     #[test]
@@ -219,5 +270,6 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0
         let replica = "r 1:1@2 myself,slave p 0 0 1 connected\n";
         let own = Ownership::parse(replica).unwrap();
         assert!(!own.primary && own.served_count() == 0);
+        assert_eq!(own.primary_of.as_deref(), Some("p"));
     }
 }

@@ -1,6 +1,7 @@
 //! Command handlers: parse arguments, validate, hand specs to the registry, build replies.
 //! `table` declares every command once; `register` makes them Redis commands.
 
+pub mod cluster_status;
 pub mod debug;
 pub mod internal;
 pub mod lifecycle_ops;

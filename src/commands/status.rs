@@ -1,14 +1,17 @@
-//! KAFKA.STATUS [name]: flat name/value pairs per bridge.
+//! KAFKA.STATUS [name [CLUSTER]]: flat name/value pairs per bridge; with CLUSTER, one entry per
+//! primary of the Redis Cluster (see `cluster_status`).
 
 use crate::bridge::registry::{self, SinkEntry, SourceEntry};
+use crate::commands::cluster_status;
 use crate::commands::{command_args, error};
 use crate::error::Error;
 use crate::kafka::embedded;
 use crate::lifecycle::{self, Lifecycle};
+use crate::module::cluster_bus::{NodeId, STATUS_ASK, STATUS_REPLY};
 use crate::runtime::text::quoted;
-use redis_module::{Context, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
 
-pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn status(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let mut args = command_args(args);
     if args.is_empty() {
         let mut all = registry::sinks(sink_status);
@@ -21,20 +24,55 @@ pub fn status(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         return Ok(RedisValue::Array(all));
     }
     let name = args.next_bytes("bridge name")?;
+    let cluster = match args.next_keyword().as_deref() {
+        None => false,
+        Some("CLUSTER") => true,
+        Some(other) => {
+            return Err(error(format!(
+                "unknown option {} (expected CLUSTER)",
+                quoted(other.as_bytes())
+            )))
+        }
+    };
     if !args.is_empty() {
-        return Err(error("KAFKA.STATUS takes at most one bridge name"));
+        return Err(error(
+            "KAFKA.STATUS takes a bridge name and CLUSTER at most",
+        ));
     }
-    let text = String::from_utf8_lossy(&name);
+    if cluster {
+        if !ctx.get_flags().contains(ContextFlags::CLUSTER) {
+            return Err(error("CLUSTER: this node is not part of a Redis Cluster"));
+        }
+        let text = String::from_utf8_lossy(&name).into_owned();
+        return cluster_status::ask(ctx, &text, one_status(&name));
+    }
+    one_status(&name)
+}
+
+/// The STATUS of one bridge on this node.
+pub fn one_status(name: &[u8]) -> RedisResult {
+    let text = String::from_utf8_lossy(name);
     registry::sink(&text, sink_status)
         .or_else(|| registry::source(&text, source_status))
-        .or_else(|| registry::invalid_reason(&name).map(|e| invalid_status(&name, &e)))
+        .or_else(|| registry::invalid_reason(name).map(|e| invalid_status(name, &e)))
         .ok_or_else(|| {
             Error::NoSuchBridge {
                 kind: "bridge",
-                name: quoted(&name),
+                name: quoted(name),
             }
             .into()
         })
+}
+
+/// Answers the cluster bus's STATUS messages (registered at load).
+pub fn on_bus_message(ctx: &Context, sender: &NodeId, kind: u8, payload: &[u8]) {
+    match kind {
+        STATUS_ASK => {
+            cluster_status::on_ask(ctx, sender, payload, |name| one_status(name.as_bytes()))
+        }
+        STATUS_REPLY => cluster_status::on_reply(sender, payload),
+        _ => {}
+    }
 }
 
 /// A stored definition that cannot be started (written by hand, or from a newer version).

@@ -128,7 +128,7 @@ pub static COMMANDS: [Command; 16] = [
         flags: "readonly",
         admin: false,
         summary: "Shows the state, counters, last error and lag of one bridge or of all",
-        usage: "[<name>]",
+        usage: "[<name> [CLUSTER]]",
         complexity: "O(N) where N is the number of bridges and partitions shown",
         since: SINCE,
     },

@@ -9,7 +9,9 @@
 use crate::module::events::reconcile_soon;
 use crate::runtime::log;
 use crate::runtime::panic::catch_and_log;
+use crate::runtime::pause;
 use crate::store::cluster_definitions;
+use crate::store::pause_watch::{CLUSTER_FAILOVER_HOLD, FAILOVER_NOTICE};
 use crate::store::shared_definitions::Record;
 use redis_module::{raw, Context, ContextFlags};
 use serde_json::{json, Value};
@@ -18,8 +20,19 @@ use std::os::raw::c_char;
 const RECORD: u8 = 1;
 const DIGEST: u8 = 2;
 const WANT: u8 = 3;
+/// `KAFKA.STATUS <name> CLUSTER` (handled by the commands, see `set_status_handler`).
+pub const STATUS_ASK: u8 = 4;
+pub const STATUS_REPLY: u8 = 5;
 /// Cluster node ids are 40 characters, not NUL-terminated in the receiver's arguments.
 const NODE_ID_LEN: usize = 40;
+pub type NodeId = [u8; NODE_ID_LEN];
+type StatusHandler = fn(&Context, &NodeId, u8, &[u8]);
+/// Set by the commands at load: the bus stays below them in the layers.
+static STATUS_HANDLER: std::sync::OnceLock<StatusHandler> = std::sync::OnceLock::new();
+
+pub fn set_status_handler(handler: StatusHandler) {
+    let _ = STATUS_HANDLER.set(handler);
+}
 /// Cron ticks between two digests (Redis runs cron 10 times a second by default).
 const DIGEST_EVERY: u64 = 20;
 
@@ -28,7 +41,14 @@ pub fn register(ctx: &Context) {
         log::warning("kafka: this server has no cluster bus API; definitions will not spread");
         return;
     };
-    for kind in [RECORD, DIGEST, WANT] {
+    for kind in [
+        RECORD,
+        DIGEST,
+        WANT,
+        STATUS_ASK,
+        STATUS_REPLY,
+        FAILOVER_NOTICE,
+    ] {
         unsafe { register(ctx.ctx, kind, Some(on_message)) };
     }
 }
@@ -50,14 +70,22 @@ pub fn on_tick(ctx: &Context, tick: u64) {
 }
 
 /// `target` None broadcasts to every node.
-fn send(ctx: &Context, target: Option<&[u8; NODE_ID_LEN]>, kind: u8, payload: &[u8]) {
+pub fn send(ctx: &Context, target: Option<&[u8; NODE_ID_LEN]>, kind: u8, payload: &[u8]) {
     let Some(send) = (unsafe { raw::RedisModule_SendClusterMessage }) else {
         return;
     };
     let Ok(len) = u32::try_from(payload.len()) else {
         return;
     };
-    let target = target.map_or(std::ptr::null(), |t| t.as_ptr().cast::<c_char>());
+    // Redis finds the target with strlen(): the id must end with a NUL.
+    let target: Option<[u8; NODE_ID_LEN + 1]> = target.map(|t| {
+        let mut id = [0u8; NODE_ID_LEN + 1];
+        id[..NODE_ID_LEN].copy_from_slice(t);
+        id
+    });
+    let target = target
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t.as_ptr().cast::<c_char>());
     // A node that is down misses the message; the digests repair that later.
     unsafe {
         send(
@@ -93,12 +121,29 @@ unsafe extern "C" fn on_message(
         if !ctx.get_flags().contains(ContextFlags::MASTER) {
             return;
         }
+        if kind == FAILOVER_NOTICE {
+            // This primary's replica will take over: Redis pauses writes here meanwhile.
+            pause::hold_for(CLUSTER_FAILOVER_HOLD);
+            log::notice(
+                "kafka: a replica is taking over by CLUSTER FAILOVER: bridges hold their writes",
+            );
+            return;
+        }
+        if matches!(kind, STATUS_ASK | STATUS_REPLY) {
+            if let Some(handler) = STATUS_HANDLER.get() {
+                handler(&ctx, &sender, kind, payload);
+            }
+            return;
+        }
         handle(&ctx, &sender, kind, payload);
     });
 }
 
 fn handle(ctx: &Context, sender: &[u8; NODE_ID_LEN], kind: u8, payload: &[u8]) {
     match kind {
+        // A record merged now would be replicated while writes are paused; the digests bring
+        // it again later.
+        RECORD if pause::writes_held() => {}
         RECORD => match Record::decode(payload) {
             Ok(record) => {
                 if cluster_definitions::merge_received(ctx, record) {

@@ -9,5 +9,6 @@ pub mod faults;
 pub mod gil;
 pub mod log;
 pub mod panic;
+pub mod pause;
 pub mod reply;
 pub mod text;

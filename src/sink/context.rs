@@ -17,6 +17,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct SinkContext {
@@ -32,6 +33,9 @@ pub struct SinkContext {
     fatal: Mutex<Option<String>>,
     /// Redis Cluster: the slot view the last assignment's start offsets were computed with.
     assigned_view: Mutex<Option<Arc<Ownership>>>,
+    /// Where each partition was last started (assignment or seek), for a partition the worker
+    /// has consumed nothing from since: rdkafka has no position for it then.
+    starts: Mutex<HashMap<(String, i32), Offset>>,
 }
 
 impl SinkContext {
@@ -52,11 +56,25 @@ impl SinkContext {
             start,
             fatal: Mutex::new(None),
             assigned_view: Mutex::new(None),
+            starts: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn take_fatal(&self) -> Option<String> {
         self.fatal.lock().take()
+    }
+
+    pub fn set_start(&self, topic: &str, partition: i32, offset: Offset) {
+        self.starts
+            .lock()
+            .insert((topic.to_string(), partition), offset);
+    }
+
+    pub fn start_of(&self, topic: &str, partition: i32) -> Option<Offset> {
+        self.starts
+            .lock()
+            .get(&(topic.to_string(), partition))
+            .copied()
     }
 
     pub fn take_assigned_view(&self) -> Option<Arc<Ownership>> {
@@ -140,6 +158,7 @@ impl SinkContext {
         for (index, (topic, partition)) in partitions.iter().enumerate() {
             let next = stored.get(index).copied().flatten();
             let offset = next.map_or(fallback, Offset::Offset);
+            self.set_start(topic, *partition, offset);
             if let Err(e) = tpl.set_partition_offset(topic, *partition, offset) {
                 self.shared
                     .life

@@ -250,6 +250,13 @@ impl<'a> Worker<'a> {
                 return BatchEnd::Stop;
             };
             let flags = guard.get_flags();
+            if crate::runtime::pause::writes_held() {
+                drop(guard);
+                if !self.pause(Duration::from_millis(50)) {
+                    return BatchEnd::Stop;
+                }
+                continue;
+            }
             if !flags.contains(ContextFlags::MASTER) || flags.contains(ContextFlags::LOADING) {
                 drop(guard);
                 self.shared.life.report_state(self.run, State::Replica);
@@ -386,6 +393,7 @@ impl<'a> Worker<'a> {
             }
         }
         let positions = self.consumer.position().unwrap_or_default();
+        let context = self.consumer.context();
         let mut seeks = Vec::new();
         let mut rewound = false;
         for ((topic, partition), target) in partitions.iter().zip(targets) {
@@ -401,10 +409,16 @@ impl<'a> Worker<'a> {
                         Offset::Offset(o) => Some(o),
                         _ => None,
                     },
-                );
+                )
+                // Nothing consumed since the partition was started: it reads from that start.
+                .or_else(|| match context.start_of(topic, *partition)? {
+                    Offset::Offset(o) => Some(o),
+                    Offset::Beginning => Some(0),
+                    _ => Some(i64::MAX),
+                });
+            // Only ever back: a seek forward would pass over records of the other slots.
             let back = match (target, unapplied) {
                 (Some(target), Some(unapplied)) if target < unapplied => Some(target),
-                (Some(target), None) => Some(target),
                 _ => None,
             };
             rewound |= back.is_some();
@@ -428,6 +442,9 @@ impl<'a> Worker<'a> {
     /// whose assignment starts every partition from the stored offsets again.
     fn seek(&mut self, seeks: Vec<(String, i32, i64)>) -> BatchEnd {
         for (topic, partition, offset) in seeks {
+            self.consumer
+                .context()
+                .set_start(&topic, partition, Offset::Offset(offset));
             if let Err(e) = self.consumer.seek(
                 &topic,
                 partition,

@@ -807,6 +807,10 @@ impl<'a> SourceWorker<'a> {
             let Some(guard) = self.lock() else {
                 return;
             };
+            if crate::runtime::pause::writes_held() {
+                // Redis pauses writes: the checkpoint waits for the next commit.
+                return;
+            }
             if self.placement.is_cluster() {
                 // Checked under the lock that writes: no checkpoint for a slot not served. The
                 // main thread re-reads the view every cron tick and marks a slot moving the

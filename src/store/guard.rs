@@ -12,6 +12,7 @@
 use crate::runtime::panic::catch_and_log;
 use crate::store::cluster_moves;
 use crate::store::keys::is_reserved;
+use crate::store::pause_watch;
 use redis_module::raw;
 use std::cell::Cell;
 use std::os::raw::{c_char, c_int};
@@ -71,6 +72,7 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     if MODULE_WRITING.with(Cell::get) {
         return;
     }
+    watch_pauses(fctx);
     let api = unsafe {
         (
             raw::RedisModule_CommandFilterArgsCount,
@@ -82,7 +84,7 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     };
     let argc = unsafe { count(fctx) };
     let arg = |i: i32| arg_bytes(unsafe { get(fctx, i) }).to_vec();
-    if argc == 5 && crate::store::setslot_reroute::reroute(fctx, argc, arg) {
+    if (4..=5).contains(&argc) && crate::store::setslot_reroute::reroute(fctx, argc, arg) {
         return;
     }
     // Cheap test first: almost no command names a reserved key at all.
@@ -106,6 +108,46 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     }
     if writes_reserved_key(&mut argv) {
         refuse(fctx, &argv);
+    }
+}
+
+/// Notes commands that pause writes (`pause_watch`); a replica told to fail over warns its
+/// primary over the cluster bus before Redis sends the failover's own messages on that link.
+fn watch_pauses(fctx: *mut raw::RedisModuleCommandFilterCtx) {
+    let api = unsafe {
+        (
+            raw::RedisModule_CommandFilterArgsCount,
+            raw::RedisModule_CommandFilterArgGet,
+        )
+    };
+    let (Some(count), Some(get)) = api else {
+        return;
+    };
+    let argc = unsafe { count(fctx) };
+    if argc < 1 || !pause_watch::may_pause(arg_bytes(unsafe { get(fctx, 0) })) {
+        return;
+    }
+    let args: Vec<&[u8]> = (0..argc.min(3))
+        .map(|i| arg_bytes(unsafe { get(fctx, i) }))
+        .collect();
+    if let Some(pause_watch::Notice::ClusterFailover) = pause_watch::watch(&args) {
+        let primary = crate::cluster::topology::current().and_then(|v| v.primary_of.clone());
+        let ctx = crate::runtime::context::detached();
+        let send = unsafe { raw::RedisModule_SendClusterMessage };
+        if let (Some(primary), Some(send), false) = (primary, send, ctx.is_null()) {
+            // Redis finds the target with strlen(): the id must end with a NUL.
+            if let Ok(primary) = std::ffi::CString::new(primary) {
+                unsafe {
+                    send(
+                        ctx,
+                        primary.as_ptr(),
+                        pause_watch::FAILOVER_NOTICE,
+                        ptr::null(),
+                        0,
+                    )
+                };
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod keys;
 pub mod keyspace;
 pub mod offsets;
+pub mod pause_watch;
 pub mod setslot_reroute;
 pub mod shared_definitions;
 pub mod slot_keys;

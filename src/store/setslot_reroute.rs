@@ -15,7 +15,7 @@ pub fn reroute(
     argc: i32,
     arg: impl Fn(i32) -> Vec<u8>,
 ) -> bool {
-    if argc != 5 || !crate::cluster::topology::enabled() {
+    if !(4..=5).contains(&argc) || !crate::cluster::topology::enabled() {
         return false;
     }
     let is = |i: i32, word: &[u8]| arg(i).eq_ignore_ascii_case(word);
@@ -30,6 +30,15 @@ pub fn reroute(
             .and_then(|s| s.parse().ok())
         {
             crate::cluster::topology::mark_moving(slot);
+        }
+        return false;
+    }
+    if is(3, b"node") || is(3, b"stable") {
+        if let Some(slot) = std::str::from_utf8(&arg(2))
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            crate::cluster::topology::settle(slot);
         }
         return false;
     }
