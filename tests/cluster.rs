@@ -186,3 +186,52 @@ fn a_primary_that_cannot_be_reached_shows_as_unreachable() {
         );
     }
 }
+
+/// A primary that joins later learns every bridge from the others' digests, and a sink whose
+/// KEY cannot be spread (a constant) is applied by the one shard serving that key.
+#[test]
+fn a_node_joining_later_learns_the_bridges_and_a_constant_key_lands_on_one_shard() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("late", 2);
+    produce(&kafka.bootstrap(), "late", &numbered(0, 200, 200));
+    let cluster = Cluster::start(redis_server(), 3, 0);
+    let mut conn = cluster.conn(0);
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "lk",
+        &["TOPICS", "late", "TYPE", "LIST", "KEY", "const"],
+    );
+    let owner = cluster.node_for_key("const");
+    let mut owner_conn = cluster.conn(owner);
+    wait_until("all records in the one list", DEADLINE, || {
+        cmd::<i64>(&mut owner_conn, &["LLEN", "const"]) == 200
+    });
+    // No other primary holds it (DBSIZE, since asking for the key would be redirected).
+    for node in cluster.primaries().into_iter().filter(|&n| n != owner) {
+        let size: i64 = cmd(&mut cluster.conn(node), &["DBSIZE"]);
+        assert_eq!(size, 0, "node {node}");
+    }
+
+    let late = RedisServer::start_with(ServerOptions {
+        binary: redis_server(),
+        rejson: false,
+        extra: vec![
+            "--cluster-enabled".into(),
+            "yes".into(),
+            "--cluster-config-file".into(),
+            "nodes.conf".into(),
+        ],
+        ..ServerOptions::default()
+    });
+    let mut late_conn = late.conn();
+    assert!(listed(&mut late_conn, "SINK").is_empty());
+    let port = late.port.to_string();
+    cmd::<String>(&mut conn, &["CLUSTER", "MEET", "127.0.0.1", &port]);
+    wait_until("the new primary learnt the sink", DEADLINE, || {
+        listed(&mut late_conn, "SINK") == ["lk"]
+    });
+    // It serves no slot, so it applies nothing.
+    let size: i64 = cmd(&mut late_conn, &["DBSIZE"]);
+    assert_eq!(size, 0);
+}
