@@ -1,9 +1,6 @@
 //! Redis Cluster's key → hash slot mapping (CRC16/XMODEM of the key's hash tag, mod 16384),
 //! and a tag for every slot, so the module can name a key that lands in a chosen slot
 //! (`__kafka:...{<tag>}...`) and moves with it.
-// The cluster-aware sink and source (issue 12, docs/cluster-design.md) are the users; until
-// they land, only the tests below use this file.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::sync::OnceLock;
 

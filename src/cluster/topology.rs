@@ -4,6 +4,7 @@
 use crate::cluster::slots::SLOTS;
 use parking_lot::Mutex;
 use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,8 +57,11 @@ pub fn current() -> Option<Arc<Ownership>> {
 
 /// Stops serving `slot` at once (main thread, before a `CLUSTER SETSLOT` runs): no worker may
 /// write it until the next `CLUSTER NODES` read says where it stands.
-pub fn mark_moving(slot: u16) {
+pub fn mark_moving(slot: u16, migrating_out: bool) {
     MARKS.lock().push((slot, Instant::now()));
+    if migrating_out {
+        HANDOVERS.lock().insert(slot, false);
+    }
     let mut current = CURRENT.lock();
     if let Some(held) = current.as_ref() {
         let mut changed = Ownership::clone(held);
@@ -92,6 +96,23 @@ fn apply_marks(ownership: &mut Ownership) {
 /// `CLUSTER NODES` read says where it stands, whether or not one showed it moving.
 pub fn settle(slot: u16) {
     MARKS.lock().retain(|&(marked, _)| marked != slot);
+    HANDOVERS.lock().remove(&slot);
+}
+
+/// Slots this node started migrating out, and whether their handover was written: once per
+/// migration, since a second write would create a key the slot's move has already carried off.
+static HANDOVERS: Mutex<BTreeMap<u16, bool>> = Mutex::new(BTreeMap::new());
+
+/// True for the first call about a slot being migrated out (then the handover is written).
+pub fn needs_handover(slot: u16) -> bool {
+    let mut handovers = HANDOVERS.lock();
+    match handovers.get_mut(&slot) {
+        Some(written) if !*written => {
+            *written = true;
+            true
+        }
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

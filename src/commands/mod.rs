@@ -3,12 +3,12 @@
 
 pub mod cluster_status;
 pub mod debug;
+pub mod handover;
 pub mod internal;
 pub mod lifecycle_ops;
 pub mod new_bridge;
 pub mod produce;
 pub mod register;
-pub mod setslot;
 pub mod sink;
 pub mod source;
 pub mod status;

@@ -2,10 +2,10 @@
 //! changes bridges (then it joins @admin and @dangerous where the server allows), and the text
 //! COMMAND DOCS shows. `register` turns this table into Redis commands.
 
-use crate::commands::{debug, internal, lifecycle_ops, produce, setslot, sink, source, status};
+use crate::commands::{debug, handover, internal, lifecycle_ops, produce, sink, source, status};
 use crate::runtime::reply::Handler;
 use crate::store::definitions::Kind;
-use crate::store::setslot_reroute::SETSLOT_COMMAND;
+use crate::store::setslot_reroute::HANDOVER_COMMAND;
 
 pub struct Command {
     pub name: &'static str,
@@ -163,12 +163,12 @@ pub static COMMANDS: [Command; 16] = [
         since: SINCE,
     },
     Command {
-        name: SETSLOT_COMMAND,
-        handler: setslot::setslot,
+        name: HANDOVER_COMMAND,
+        handler: handover::handover,
         flags: "admin may-replicate",
         admin: true,
-        summary: "Internal: CLUSTER SETSLOT <slot> MIGRATING, after the sinks' handover",
-        usage: "SETSLOT <slot> MIGRATING <node>",
+        summary: "Internal: CLUSTER GETKEYSINSLOT of a slot migrating out, after the sinks' handover",
+        usage: "GETKEYSINSLOT <slot> <count>",
         complexity: "O(sinks)",
         since: SINCE,
     },

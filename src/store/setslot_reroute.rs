@@ -1,13 +1,16 @@
-//! Part of the command filter: on a cluster node, `CLUSTER SETSLOT <slot> MIGRATING <node>`
-//! becomes `KAFKA._SETSLOT SETSLOT <slot> MIGRATING <node>`, which writes the sinks' handover
-//! into the slot before running the real command (see `commands::setslot`). The filter is the
-//! one place that sees the command before Redis runs it, whoever sends it.
+//! Part of the command filter, on a cluster node. `CLUSTER SETSLOT <slot> MIGRATING|IMPORTING`
+//! marks the slot moving at once (no worker writes it any more); `NODE|STABLE` ends the mark.
+//! The first `CLUSTER GETKEYSINSLOT <slot> <count>` of a slot this node is migrating becomes
+//! `KAFKA._HANDOVER GETKEYSINSLOT <slot> <count>`, which writes the sinks' handover into the slot
+//! and then lists the keys as Redis would (see `commands::setslot`), so the handover moves with
+//! the first batch of keys. SETSLOT itself is left alone: Valkey 8 replicates it and runs it
+//! only once its replicas answered, which a module's RM_Call cannot wait for.
 
 use redis_module::raw;
 use std::os::raw::c_char;
 use std::ptr;
 
-pub const SETSLOT_COMMAND: &str = "kafka._setslot";
+pub const HANDOVER_COMMAND: &str = "kafka._handover";
 
 /// True when the command was rerouted. `arg(i)` reads argument i.
 pub fn reroute(
@@ -19,17 +22,28 @@ pub fn reroute(
         return false;
     }
     let is = |i: i32, word: &[u8]| arg(i).eq_ignore_ascii_case(word);
+    let slot = || {
+        std::str::from_utf8(&arg(2))
+            .ok()
+            .and_then(|s| s.parse::<u16>().ok())
+    };
+    if is(0, b"cluster") && is(1, b"getkeysinslot") {
+        return match slot() {
+            Some(slot) if crate::cluster::topology::needs_handover(slot) => rename(fctx),
+            _ => false,
+        };
+    }
     if !(is(0, b"cluster") && is(1, b"setslot")) {
         return false;
     }
-    if is(3, b"importing") {
-        // Keys of the slot are about to arrive: the guard lets them in (`cluster_moves`), and
-        // no worker writes the slot until it is stable here.
+    if is(3, b"importing") || is(3, b"migrating") {
+        // Keys of the slot are about to move: the guard lets them through (`cluster_moves`),
+        // and no worker writes the slot until it has settled.
         if let Some(slot) = std::str::from_utf8(&arg(2))
             .ok()
             .and_then(|s| s.parse().ok())
         {
-            crate::cluster::topology::mark_moving(slot);
+            crate::cluster::topology::mark_moving(slot, is(3, b"migrating"));
         }
         return false;
     }
@@ -42,9 +56,10 @@ pub fn reroute(
         }
         return false;
     }
-    if !is(3, b"migrating") {
-        return false;
-    }
+    false
+}
+
+fn rename(fctx: *mut raw::RedisModuleCommandFilterCtx) -> bool {
     let api = unsafe {
         (
             raw::RedisModule_CreateString,
@@ -57,8 +72,8 @@ pub fn reroute(
     let name = unsafe {
         create(
             ptr::null_mut(),
-            SETSLOT_COMMAND.as_ptr().cast::<c_char>(),
-            SETSLOT_COMMAND.len(),
+            HANDOVER_COMMAND.as_ptr().cast::<c_char>(),
+            HANDOVER_COMMAND.len(),
         )
     };
     if name.is_null() {
