@@ -100,6 +100,19 @@ impl SinkShared {
         }
     }
 
+    /// Redis Cluster: the partition is read again from `next` (a slot was gained). Set while
+    /// holding the lock, so a slot handover never claims the records between `next` and the
+    /// old position, which are not applied yet for the gained slot.
+    pub fn rewind_to(&self, topic: &str, partition: i32, next: i64) {
+        if let Some(p) = self
+            .partitions
+            .lock()
+            .get_mut(&(topic.to_string(), partition))
+        {
+            p.next_offset = Some(next);
+        }
+    }
+
     pub fn set_high_watermark(&self, topic: &str, partition: i32, high: i64) {
         if let Some(p) = self
             .partitions

@@ -276,6 +276,9 @@ impl<'a> Worker<'a> {
                 match self.rewinds(&guard, &view, start) {
                     Ok(seeks) if seeks.is_empty() => {}
                     Ok(seeks) => {
+                        for (topic, partition, offset) in &seeks {
+                            self.shared.rewind_to(topic, *partition, *offset);
+                        }
                         drop(guard);
                         return self.seek(seeks);
                     }
