@@ -213,17 +213,7 @@ fn a_node_joining_later_learns_the_bridges_and_a_constant_key_lands_on_one_shard
         assert_eq!(size, 0, "node {node}");
     }
 
-    let late = RedisServer::start_with(ServerOptions {
-        binary: redis_server(),
-        rejson: false,
-        extra: vec![
-            "--cluster-enabled".into(),
-            "yes".into(),
-            "--cluster-config-file".into(),
-            "nodes.conf".into(),
-        ],
-        ..ServerOptions::default()
-    });
+    let late = RedisServer::start_with(common::cluster::node_options(&redis_server()));
     let mut late_conn = late.conn();
     assert!(listed(&mut late_conn, "SINK").is_empty());
     let port = late.port.to_string();

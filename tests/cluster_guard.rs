@@ -7,33 +7,10 @@
 mod common;
 
 use common::cluster::Cluster;
+use common::cluster_io::tag_for;
 use common::*;
 use redis::Connection;
 use std::process::Command;
-
-/// CRC16/XMODEM mod 16384, Redis Cluster's key slot (the tests do not link the crate).
-fn slot_of(tag: &str) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in tag.as_bytes() {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc % 16384
-}
-
-/// A hash tag whose keys land in `slot`.
-fn tag_for(slot: u16) -> String {
-    (0u64..)
-        .map(|n| n.to_string())
-        .find(|tag| slot_of(tag) == slot)
-        .expect("every slot has a decimal tag")
-}
 
 /// One line of CLUSTER NODES.
 struct NodeLine {

@@ -72,7 +72,6 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
     if MODULE_WRITING.with(Cell::get) {
         return;
     }
-    watch_pauses(fctx);
     let api = unsafe {
         (
             raw::RedisModule_CommandFilterArgsCount,
@@ -83,6 +82,7 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
         return;
     };
     let argc = unsafe { count(fctx) };
+    watch_pauses(argc, &|i| arg_bytes(unsafe { get(fctx, i) }));
     let arg = |i: i32| arg_bytes(unsafe { get(fctx, i) }).to_vec();
     if (4..=5).contains(&argc) && crate::store::setslot_reroute::reroute(fctx, argc, arg) {
         return;
@@ -113,23 +113,11 @@ unsafe fn inspect(fctx: *mut raw::RedisModuleCommandFilterCtx) {
 
 /// Notes commands that pause writes (`pause_watch`); a replica told to fail over warns its
 /// primary over the cluster bus before Redis sends the failover's own messages on that link.
-fn watch_pauses(fctx: *mut raw::RedisModuleCommandFilterCtx) {
-    let api = unsafe {
-        (
-            raw::RedisModule_CommandFilterArgsCount,
-            raw::RedisModule_CommandFilterArgGet,
-        )
-    };
-    let (Some(count), Some(get)) = api else {
-        return;
-    };
-    let argc = unsafe { count(fctx) };
-    if argc < 1 || !pause_watch::may_pause(arg_bytes(unsafe { get(fctx, 0) })) {
+fn watch_pauses<'a>(argc: i32, arg: &dyn Fn(i32) -> &'a [u8]) {
+    if argc < 1 || !pause_watch::may_pause(arg(0)) {
         return;
     }
-    let args: Vec<&[u8]> = (0..argc.min(3))
-        .map(|i| arg_bytes(unsafe { get(fctx, i) }))
-        .collect();
+    let args: Vec<&[u8]> = (0..argc.min(3)).map(arg).collect();
     if let Some(pause_watch::Notice::ClusterFailover) = pause_watch::watch(&args) {
         let primary = crate::cluster::topology::current().and_then(|v| v.primary_of.clone());
         let ctx = crate::runtime::context::detached();

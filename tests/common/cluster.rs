@@ -21,6 +21,23 @@ pub struct Cluster {
     pub(crate) down: Vec<bool>,
 }
 
+/// A cluster node's server options: the module loaded, cluster mode, 3 s node timeout.
+pub fn node_options(binary: &Path) -> ServerOptions {
+    ServerOptions {
+        binary: binary.to_path_buf(),
+        rejson: false,
+        extra: vec![
+            "--cluster-enabled".into(),
+            "yes".into(),
+            "--cluster-config-file".into(),
+            "nodes.conf".into(),
+            "--cluster-node-timeout".into(),
+            "3000".into(),
+        ],
+        ..ServerOptions::default()
+    }
+}
+
 /// The cli that belongs to a server binary: valkey-cli beside valkey-server, else redis-cli.
 fn cli_for(binary: &Path) -> PathBuf {
     let valkey = binary.with_file_name("valkey-cli");
@@ -45,21 +62,7 @@ impl Cluster {
     /// cluster_state:ok.
     pub fn start(binary: PathBuf, primaries: usize, replicas: usize) -> Cluster {
         let nodes: Vec<RedisServer> = (0..primaries * (1 + replicas))
-            .map(|_| {
-                RedisServer::start_with(ServerOptions {
-                    binary: binary.clone(),
-                    rejson: false,
-                    extra: vec![
-                        "--cluster-enabled".into(),
-                        "yes".into(),
-                        "--cluster-config-file".into(),
-                        "nodes.conf".into(),
-                        "--cluster-node-timeout".into(),
-                        "3000".into(),
-                    ],
-                    ..ServerOptions::default()
-                })
-            })
+            .map(|_| RedisServer::start_with(node_options(&binary)))
             .collect();
         let cli = cli_for(&binary);
         if primaries < 3 {

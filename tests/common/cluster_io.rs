@@ -37,6 +37,15 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc % SLOTS as u16
 }
 
+/// The smallest decimal hash tag whose keys land in `slot`: the one the module names its
+/// per-slot keys with (`__kafka:o:<sink>:{<tag>}`).
+pub fn tag_for(slot: u16) -> String {
+    (0u64..)
+        .map(|n| n.to_string())
+        .find(|tag| key_slot(tag.as_bytes()) == slot)
+        .expect("every slot has a decimal tag")
+}
+
 /// What became of a routed write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Write {
