@@ -225,3 +225,51 @@ fn a_node_joining_later_learns_the_bridges_and_a_constant_key_lands_on_one_shard
     let size: i64 = cmd(&mut late_conn, &["DBSIZE"]);
     assert_eq!(size, 0);
 }
+
+/// The handover command is internal: a client calling it directly (with any arguments) never
+/// makes the module write a progress key, and gets the key list or an error, as CLUSTER would.
+#[test]
+fn a_client_calling_the_handover_command_writes_nothing() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("ho", 1);
+    produce(&kafka.bootstrap(), "ho", &numbered(0, 50, 50));
+    let cluster = Cluster::start(redis_server(), 3, 0);
+    let mut conn = cluster.conn(0);
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "ho",
+        &["TOPICS", "ho", "KEY", "${key}"],
+    );
+    wait_until("the records applied", DEADLINE, || {
+        keys_on_primaries(&cluster, "k*").len() == 50
+    });
+    let before = keys_on_primaries(&cluster, "__kafka:*");
+    let huge = "9".repeat(100_000);
+    for node in cluster.primaries() {
+        let mut conn = cluster.conn(node);
+        for slot in ["0", "16383", "5461"] {
+            // The keys of the slot, as CLUSTER GETKEYSINSLOT lists them.
+            let _: Vec<String> = cmd(&mut conn, &["KAFKA._HANDOVER", "GETKEYSINSLOT", slot, "10"]);
+        }
+        for args in [
+            vec!["KAFKA._HANDOVER"],
+            vec!["KAFKA._HANDOVER", "FLUSHSLOTS"],
+            vec!["KAFKA._HANDOVER", "GETKEYSINSLOT", "16384", "10"],
+            vec!["KAFKA._HANDOVER", "GETKEYSINSLOT", "-1", "10"],
+            vec!["KAFKA._HANDOVER", "GETKEYSINSLOT", "1\0", "10"],
+            vec!["KAFKA._HANDOVER", "GETKEYSINSLOT", &huge, "10"],
+            vec!["KAFKA._HANDOVER", "GETKEYSINSLOT", "1"],
+        ] {
+            let error = cmd_err(&mut conn, &args);
+            assert!(error.starts_with("ERR "), "{args:?}: {error}");
+        }
+        let bytes: redis::RedisResult<redis::Value> = redis::cmd("KAFKA._HANDOVER")
+            .arg(&b"GETKEYSINSLOT"[..])
+            .arg(&b"\xff\xfe"[..])
+            .arg(&b"10"[..])
+            .query(&mut conn);
+        assert!(bytes.is_err());
+    }
+    assert_eq!(keys_on_primaries(&cluster, "__kafka:*"), before);
+}

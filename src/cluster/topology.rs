@@ -60,7 +60,7 @@ pub fn current() -> Option<Arc<Ownership>> {
 pub fn mark_moving(slot: u16, migrating_out: bool) {
     MARKS.lock().push((slot, Instant::now()));
     if migrating_out {
-        HANDOVERS.lock().insert(slot, false);
+        HANDOVERS.lock().insert(slot, Handover::Pending);
     }
     let mut current = CURRENT.lock();
     if let Some(held) = current.as_ref() {
@@ -99,20 +99,40 @@ pub fn settle(slot: u16) {
     HANDOVERS.lock().remove(&slot);
 }
 
-/// Slots this node started migrating out, and whether their handover was written: once per
-/// migration, since a second write would create a key the slot's move has already carried off.
-static HANDOVERS: Mutex<BTreeMap<u16, bool>> = Mutex::new(BTreeMap::new());
+/// Where the handover of a slot migrating out stands: once per migration, since a second
+/// write would create a key the slot's move has already carried off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handover {
+    /// SETSLOT MIGRATING seen.
+    Pending,
+    /// The command filter rerouted the slot's first GETKEYSINSLOT to the handover command.
+    Rerouted,
+    Written,
+}
 
-/// True for the first call about a slot being migrated out (then the handover is written).
-pub fn needs_handover(slot: u16) -> bool {
+static HANDOVERS: Mutex<BTreeMap<u16, Handover>> = Mutex::new(BTreeMap::new());
+
+/// Moves `slot` from `from` to `to`; true if it was at `from`.
+fn advance_handover(slot: u16, from: Handover, to: Handover) -> bool {
     let mut handovers = HANDOVERS.lock();
     match handovers.get_mut(&slot) {
-        Some(written) if !*written => {
-            *written = true;
+        Some(state) if *state == from => {
+            *state = to;
             true
         }
         _ => false,
     }
+}
+
+/// The command filter: true for the first GETKEYSINSLOT of a slot being migrated out.
+pub fn needs_handover(slot: u16) -> bool {
+    advance_handover(slot, Handover::Pending, Handover::Rerouted)
+}
+
+/// The handover command: true only right after the filter rerouted a GETKEYSINSLOT here, so a
+/// client calling the internal command itself never makes the module write a key.
+pub fn take_handover(slot: u16) -> bool {
+    advance_handover(slot, Handover::Rerouted, Handover::Written)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

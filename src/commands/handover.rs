@@ -6,6 +6,7 @@
 
 use crate::bridge::registry;
 use crate::cluster::slots::SLOTS;
+use crate::cluster::topology;
 use crate::commands::error;
 use crate::runtime::log;
 use crate::sink::handover;
@@ -17,13 +18,21 @@ use redis_module::{
 
 pub fn handover(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let args: Vec<Vec<u8>> = args.iter().skip(1).map(|a| a.as_slice().to_vec()).collect();
+    if !args
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"getkeysinslot"))
+    {
+        return Err(error(
+            "KAFKA._HANDOVER is internal: it stands in for CLUSTER GETKEYSINSLOT only",
+        ));
+    }
     let slot = args
         .get(1)
         .and_then(|s| std::str::from_utf8(s).ok())
         .and_then(|s| s.parse::<u16>().ok())
         .filter(|s| usize::from(*s) < SLOTS);
     if let Some(slot) = slot {
-        if ctx.get_flags().contains(ContextFlags::MASTER) {
+        if ctx.get_flags().contains(ContextFlags::MASTER) && topology::take_handover(slot) {
             write_handovers(ctx, slot);
         }
     }

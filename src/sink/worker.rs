@@ -292,7 +292,11 @@ impl<'a> Worker<'a> {
             } else {
                 None
             };
-            let fields: Vec<String> = self.slots.iter().map(|s| s.field.clone()).collect();
+            // Only a cluster slice reads per-slot offsets: no copy of the fields otherwise.
+            let fields: Vec<String> = match view {
+                Some(_) => self.slots.iter().map(|s| s.field.clone()).collect(),
+                None => Vec::new(),
+            };
             let cluster = view.as_deref().map(|view| ClusterSlice {
                 view,
                 progress: SlotProgress::new(&self.spec.name, &fields),
