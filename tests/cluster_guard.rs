@@ -10,7 +10,6 @@ use common::cluster::Cluster;
 use common::cluster_io::tag_for;
 use common::*;
 use redis::Connection;
-use std::process::Command;
 
 /// One line of CLUSTER NODES.
 struct NodeLine {
@@ -56,34 +55,6 @@ fn refused(conn: &mut Connection, args: &[&str]) {
 /// Keys of `slot` on the node behind `conn`.
 fn keys_in_slot(conn: &mut Connection, slot: u16) -> i64 {
     cmd(conn, &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()])
-}
-
-/// `redis-cli --cluster reshard` from `giver` to `taker`, once every node agrees on the slots
-/// (a reshard refuses to start before gossip has spread the last one).
-fn reshard(port: u16, giver: &str, taker: &str, slots: u16) {
-    let node = format!("127.0.0.1:{port}");
-    wait_until("the nodes agree on the slots", DEADLINE, || {
-        let check = Command::new("redis-cli")
-            .args(["--cluster", "check", &node])
-            .output()
-            .expect("redis-cli --cluster check");
-        check.status.success() && !String::from_utf8_lossy(&check.stdout).contains("[ERR]")
-    });
-    let output = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &node])
-        .args(["--cluster-from", giver, "--cluster-to", taker])
-        .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
-        .output()
-        .expect("redis-cli --cluster reshard");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && !report.contains("[ERR]") && !report.contains("BUSYKEY"),
-        "reshard failed: {report}"
-    );
 }
 
 fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
@@ -199,7 +170,11 @@ fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
     // (b) The reshard moves the progress keys with the data, and the replicas follow: the
     // taker's replica gets them (RESTORE-ASKING replicated), the giver's drops them (its
     // primary replicates the MIGRATE as DEL).
-    reshard(server(giver).port, &giver.id, &taker.id, MOVED);
+    cluster.reshard_now(
+        cluster.node_at(giver.port),
+        cluster.node_at(taker.port),
+        usize::from(MOVED),
+    );
     for (slot, tag) in (0..MOVED).zip(&tags) {
         let progress = format!("__kafka:c:guarded:{{{tag}}}");
         assert_eq!(
@@ -223,7 +198,11 @@ fn reshard_moves_progress_keys(binary: std::path::PathBuf) {
         refused(&mut to, &["DEL", &progress]);
     }
     // And the same slots move back, into a node that held them before.
-    reshard(server(taker).port, &taker.id, &giver.id, MOVED);
+    cluster.reshard_now(
+        cluster.node_at(taker.port),
+        cluster.node_at(giver.port),
+        usize::from(MOVED),
+    );
     for slot in 0..MOVED {
         assert_eq!(
             keys_in_slot(&mut from, slot),

@@ -9,7 +9,6 @@ use common::cluster_io::tag_for;
 use common::*;
 use redis::Connection;
 use std::collections::HashSet;
-use std::process::Command;
 
 /// (id, port, first slot) of each primary.
 fn primaries(conn: &mut Connection) -> Vec<(String, u16, u16)> {
@@ -28,28 +27,6 @@ fn primaries(conn: &mut Connection) -> Vec<(String, u16, u16)> {
             Some((fields[0].to_string(), port, first))
         })
         .collect()
-}
-
-fn reshard(port: u16, giver: &str, taker: &str, slots: u16) {
-    let node = format!("127.0.0.1:{port}");
-    wait_until("the nodes agree on the slots", DEADLINE, || {
-        let check = Command::new("redis-cli")
-            .args(["--cluster", "check", &node])
-            .output()
-            .expect("redis-cli --cluster check");
-        check.status.success() && !String::from_utf8_lossy(&check.stdout).contains("[ERR]")
-    });
-    let output = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &node])
-        .args(["--cluster-from", giver, "--cluster-to", taker])
-        .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
-        .output()
-        .expect("redis-cli --cluster reshard");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && !report.contains("[ERR]"),
-        "reshard failed: {report}"
-    );
 }
 
 fn checkpoint(conn: &mut Connection, tag: &str) -> Option<String> {
@@ -126,7 +103,11 @@ fn source_follows_its_streams_through_a_reshard(binary: std::path::PathBuf) {
         );
     }
 
-    reshard(giver.1, &giver.0, &taker.0, SLOTS);
+    cluster.reshard_now(
+        cluster.node_at(giver.1),
+        cluster.node_at(taker.1),
+        usize::from(SLOTS),
+    );
     for (slot, (tag, id)) in (0..SLOTS).zip(tags.iter().zip(&last)) {
         let count: i64 = cmd(
             &mut from,

@@ -19,8 +19,9 @@ impl Reshard {
     /// Waits for the reshard to finish; panics with its output if it failed.
     pub fn join(self) -> Duration {
         let (output, took) = self.thread.join().expect("reshard thread");
+        let report = String::from_utf8_lossy(&output.stdout);
         assert!(
-            output.status.success(),
+            output.status.success() && !report.contains("[ERR]") && !report.contains("BUSYKEY"),
             "reshard failed: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
@@ -124,6 +125,13 @@ impl Cluster {
             (output, start.elapsed())
         });
         Reshard { thread }
+    }
+
+    /// Waits until the nodes agree on the slots (a reshard refuses to start before gossip has
+    /// spread the last change), then reshards and waits for it.
+    pub fn reshard_now(&self, from: usize, to: usize, slots: usize) -> Duration {
+        self.wait_check_clean();
+        self.reshard(from, to, slots).join()
     }
 
     /// `redis-cli --cluster check` through a live node: its exit status and output.
