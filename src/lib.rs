@@ -97,5 +97,7 @@ redis_module! {
     commands: [],
     event_handlers: [
         [@STREAM: source::doorbell::on_stream_event],
+        [@GENERIC @STRING @LIST @SET @HASH @ZSET @EXPIRED @EVICTED @MODULE:
+            source::keys::changes::on_key_event],
     ],
 }

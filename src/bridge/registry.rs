@@ -7,9 +7,7 @@ use crate::lifecycle::State;
 use crate::runtime::panic::catch;
 use crate::sink::shared::SinkShared;
 use crate::sink::worker;
-use crate::source::doorbell;
 use crate::source::shared::SourceShared;
-use crate::source::worker as source_worker;
 use crate::spec::sink::SinkSpec;
 use crate::spec::source::SourceSpec;
 use crate::store::definitions::{Definition, Kind};
@@ -111,7 +109,7 @@ fn spawn_source(
             let life = worker_shared.clone();
             let this_run = run.clone();
             if let Err(panic) = catch("source worker", || {
-                source_worker::run(spec, worker_shared, run, previous)
+                crate::source::run(spec, worker_shared, run, previous)
             }) {
                 life.life.fail_and_stop(&this_run, panic);
             }
@@ -163,8 +161,8 @@ pub fn add_source(
     resting: State,
 ) -> Result<(), Error> {
     let spec = Arc::new(spec);
-    let shared = Arc::new(SourceShared::new(brokers, &spec.streams));
-    doorbell::install(&shared.doorbell);
+    let shared = Arc::new(SourceShared::new(brokers, &spec));
+    shared.install_triggers();
     let workers = if run {
         vec![spawn_source(&spec, &shared, Vec::new())?]
     } else {
@@ -195,8 +193,7 @@ fn retire_sink(r: &mut Registry, mut entry: SinkEntry) {
 
 fn retire_source(r: &mut Registry, mut entry: SourceEntry) {
     entry.shared.life.stop_run(State::Stopped);
-    doorbell::remove(&entry.shared.doorbell);
-    entry.shared.doorbell.nudge();
+    entry.shared.remove_triggers();
     r.retired.append(&mut entry.workers);
 }
 
@@ -264,10 +261,10 @@ pub fn set_running(name: &str, should_run: bool, resting: State) -> Result<Chang
             } else if resting == State::Paused {
                 // Let the worker deliver and checkpoint the batch in hand.
                 entry.shared.life.drain_run(resting);
-                entry.shared.doorbell.nudge();
+                entry.shared.nudge();
             } else {
                 entry.shared.life.stop_run(resting);
-                entry.shared.doorbell.nudge();
+                entry.shared.nudge();
             }
             entry.running = should_run;
             return Ok(Change::Done);

@@ -5,6 +5,7 @@ use crate::commands::{command_args, error, new_bridge};
 use crate::kafka::brokers;
 use crate::kafka::config;
 use crate::kafka::redact::redacted_config;
+use crate::spec::source::Feed;
 use crate::spec::source_parse::parse_source_create;
 use crate::store::definitions::Kind;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
@@ -28,11 +29,11 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     }
     Ok(RedisValue::Array(registry::sources(|entry| {
         let spec = &entry.spec;
-        RedisValue::Array(vec![
+        let mut fields = vec![
             "name".into(),
             spec.name.clone().into(),
-            "streams".into(),
-            spec.streams.clone().into(),
+            spec.feed.option().to_ascii_lowercase().into(),
+            spec.glob.clone().into(),
             "topic".into(),
             spec.topic.source().into(),
             "key".into(),
@@ -52,6 +53,13 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 .into(),
             "config".into(),
             redacted_config(&spec.config),
-        ])
+        ];
+        if let Feed::Keys { snapshot } = spec.feed {
+            fields.extend([
+                "snapshot".into(),
+                if snapshot { "YES" } else { "NO" }.into(),
+            ]);
+        }
+        RedisValue::Array(fields)
     })))
 }

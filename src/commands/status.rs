@@ -9,6 +9,7 @@ use crate::kafka::embedded;
 use crate::lifecycle::{self, Lifecycle};
 use crate::module::cluster_bus::{NodeId, STATUS_ASK, STATUS_REPLY};
 use crate::runtime::text::quoted;
+use crate::spec::source::Feed;
 use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
 
 pub fn status(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
@@ -112,8 +113,8 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
         .collect();
     let mut fields = head(&entry.spec.name, "source", &shared.life, &shared.brokers);
     fields.extend([
-        "streams_glob".into(),
-        entry.spec.streams.clone().into(),
+        format!("{}_glob", entry.spec.feed.option().to_ascii_lowercase()).into(),
+        entry.spec.glob.clone().into(),
         "records".into(),
         count(&shared.counters.records),
         "errors".into(),
@@ -128,7 +129,10 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
     fields.extend(last_error(&shared.life));
     fields.extend([
         "backlog".into(),
-        optional_int(shared.backlog().map(|b| b as i64)),
+        optional_int(match entry.spec.feed {
+            Feed::Keys { .. } => Some(shared.changes.pending() as i64),
+            _ => shared.backlog().map(|b| b as i64),
+        }),
         "stream_count".into(),
         RedisValue::Integer(total as i64),
         "streams".into(),

@@ -143,6 +143,31 @@ pub fn topic_admin(brokers: &str, user: &[(String, String)]) -> ClientConfig {
     config
 }
 
+/// A KEYS source's reader of its own topic (to reconcile it with the dataset): it assigns
+/// partitions by hand and never joins a group or commits; the user's CONFIG minus
+/// producer-only properties, for security settings.
+pub fn source_readback(bridge: &str, brokers: &str, user: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set_log_level(log::client_log_level());
+    config
+        .set("bootstrap.servers", brokers)
+        .set(
+            "client.id",
+            format!("{}-{bridge}-readback", settings::client_id_prefix()),
+        )
+        .set(
+            "group.id",
+            format!("{}-{bridge}-readback", settings::client_id_prefix()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.min.bytes", "1")
+        .set("fetch.wait.max.ms", "100");
+    apply_user(&mut config, user, PRODUCER_ONLY);
+    config
+}
+
 /// KAFKA.PRODUCE's pooled producers: no user CONFIG.
 pub fn produce_command(brokers: &str) -> ClientConfig {
     acknowledged_producer(brokers, format!("{}-produce", settings::client_id_prefix()))

@@ -32,6 +32,9 @@ pub static SINK_BATCH_MAX_BYTES: Number = Number::bytes(64 << 20, 1 << 20, 4 << 
 /// `kafka.source-inflight-max-bytes`: bytes of entries a source has read and Kafka has not
 /// acknowledged yet.
 pub static SOURCE_INFLIGHT_MAX_BYTES: Number = Number::bytes(64 << 20, 1 << 20, 4 << 30);
+/// `kafka.source-changes-max-keys`: changed keys a KEYS source remembers and has not read yet;
+/// past it the source forgets them and rescans every matching key instead.
+pub static SOURCE_CHANGES_MAX_KEYS: Number = Number::new(1_000_000, 1, 100_000_000);
 /// `kafka.shutdown-timeout-ms`: longest SHUTDOWN and MODULE UNLOAD wait for workers and
 /// producers, in total.
 pub static SHUTDOWN_TIMEOUT_MS: Number = Number::new(5000, 100, 60_000);
@@ -112,7 +115,7 @@ const fn setting(name: &'static str, value: Value) -> Setting {
 }
 
 /// Every `kafka.*` setting.
-pub static ALL: [Setting; 11] = [
+pub static ALL: [Setting; 12] = [
     setting("brokers", Value::Text(&BROKERS)),
     setting("client-id", Value::Text(&CLIENT_ID)),
     setting("embedded-broker", Value::Flag(&EMBEDDED_BROKER)),
@@ -123,6 +126,10 @@ pub static ALL: [Setting; 11] = [
     setting(
         "source-inflight-max-bytes",
         Value::Number(&SOURCE_INFLIGHT_MAX_BYTES),
+    ),
+    setting(
+        "source-changes-max-keys",
+        Value::Number(&SOURCE_CHANGES_MAX_KEYS),
     ),
     setting("shutdown-timeout-ms", Value::Number(&SHUTDOWN_TIMEOUT_MS)),
     Setting {
@@ -191,6 +198,10 @@ pub fn sink_batch_max_bytes() -> usize {
 
 pub fn source_inflight_max_bytes() -> usize {
     SOURCE_INFLIGHT_MAX_BYTES.positive()
+}
+
+pub fn source_changes_max_keys() -> usize {
+    SOURCE_CHANGES_MAX_KEYS.positive()
 }
 
 pub fn shutdown_timeout() -> Duration {

@@ -95,19 +95,43 @@ impl Forwarder {
     }
 
     pub fn send(&self, record: &OutRecord, sequence: usize) -> Sent {
-        let headers = record
+        let headers: Vec<(&str, &[u8])> = record
             .headers
+            .iter()
+            .map(|(key, value)| (*key, value.as_slice()))
+            .collect();
+        self.send_parts(
+            &record.topic,
+            &record.key,
+            Some(&record.value),
+            &headers,
+            sequence,
+        )
+    }
+
+    /// Sends one record; a `None` value is a tombstone.
+    pub fn send_parts(
+        &self,
+        topic: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+        headers: &[(&str, &[u8])],
+        sequence: usize,
+    ) -> Sent {
+        let headers = headers
             .iter()
             .fold(OwnedHeaders::new(), |headers, (key, value)| {
                 headers.insert(Header {
                     key,
-                    value: Some(value),
+                    value: Some(*value),
                 })
             });
-        let message = BaseRecord::with_opaque_to(&record.topic, sequence)
-            .key(&record.key)
-            .payload(&record.value)
+        let mut message = BaseRecord::with_opaque_to(topic, sequence)
+            .key(key)
             .headers(headers);
+        if let Some(value) = value {
+            message = message.payload(value);
+        }
         match self.producer.send(message) {
             Ok(()) => Sent::Queued,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Sent::Full,

@@ -2,7 +2,9 @@
 //! the bridge lifecycle. No Redis access here.
 
 use crate::lifecycle::Lifecycle;
-use crate::source::doorbell::Doorbell;
+use crate::source::doorbell::{self, Doorbell};
+use crate::source::keys::changes::{self, KeyChanges};
+use crate::spec::source::{Feed, SourceSpec};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -34,19 +36,47 @@ pub struct SourceShared {
     pub counters: SourceCounters,
     pub brokers: String,
     pub life: Lifecycle,
+    feed: Feed,
+    /// Rung by XADD on a matching stream (STREAMS sources).
     pub doorbell: Arc<Doorbell>,
+    /// Keys changed since the worker last looked (KEYS sources).
+    pub changes: Arc<KeyChanges>,
     streams: Mutex<BTreeMap<Vec<u8>, StreamProgress>>,
 }
 
 impl SourceShared {
-    pub fn new(brokers: String, glob: &str) -> SourceShared {
+    pub fn new(brokers: String, spec: &SourceSpec) -> SourceShared {
         SourceShared {
             counters: SourceCounters::default(),
             brokers,
             life: Lifecycle::default(),
-            doorbell: Arc::new(Doorbell::new(glob)),
+            feed: spec.feed,
+            doorbell: Arc::new(Doorbell::new(&spec.glob)),
+            changes: Arc::new(KeyChanges::new(&spec.glob)),
             streams: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Starts listening to the server events this source's feed follows. Sources listen from
+    /// creation, not from their first run, so nothing that happens meanwhile is missed.
+    pub fn install_triggers(&self) {
+        match self.feed {
+            Feed::Streams => doorbell::install(&self.doorbell),
+            Feed::Keys { .. } => changes::install(&self.changes),
+            Feed::Channels => {}
+        }
+    }
+
+    pub fn remove_triggers(&self) {
+        doorbell::remove(&self.doorbell);
+        changes::remove(&self.changes);
+        self.nudge();
+    }
+
+    /// Wakes the worker without news (stop, pause).
+    pub fn nudge(&self) {
+        self.doorbell.nudge();
+        self.changes.nudge();
     }
 
     pub fn set_progress(&self, stream: &[u8], progress: StreamProgress) {

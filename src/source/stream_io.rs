@@ -54,7 +54,29 @@ pub fn scan_streams(
     glob: &str,
 ) -> Result<ScanStep, Error> {
     let args: [&str; 5] = [cursor, "MATCH", glob, "COUNT", "200"];
-    let reply: CallResult = ctx.call_ext("SCAN", options, &args[..]);
+    let (next, keys) = scan_keys(ctx, options, &args)?;
+    let mut step = ScanStep {
+        cursor: next,
+        streams: Vec::with_capacity(keys.len()),
+        others: 0,
+    };
+    for key in keys {
+        if key_type(ctx, options, &key).as_deref() == Some(&b"stream"[..]) {
+            step.streams.push(key);
+        } else {
+            step.others += 1;
+        }
+    }
+    Ok(step)
+}
+
+/// One SCAN step with these arguments: the next cursor and the keys returned.
+pub fn scan_keys(
+    ctx: &Context,
+    options: &CallOptions,
+    args: &[&str],
+) -> Result<(String, Vec<Vec<u8>>), Error> {
+    let reply: CallResult = ctx.call_ext("SCAN", options, args);
     match reply {
         Ok(CallReply::Array(parts)) => {
             let next = parts
@@ -66,19 +88,7 @@ pub fn scan_streams(
                 Some(Ok(CallReply::Array(keys))) => keys.iter().filter_map(|k| bytes(&k)).collect(),
                 _ => Vec::new(),
             };
-            let mut step = ScanStep {
-                cursor: next,
-                streams: Vec::with_capacity(keys.len()),
-                others: 0,
-            };
-            for key in keys {
-                if key_type(ctx, options, &key).as_deref() == Some(&b"stream"[..]) {
-                    step.streams.push(key);
-                } else {
-                    step.others += 1;
-                }
-            }
-            Ok(step)
+            Ok((next, keys))
         }
         Ok(_) => Err(Error::State("unexpected SCAN reply".to_string())),
         Err(e) => Err(Error::State(format!("SCAN failed: {}", error_text(e)))),

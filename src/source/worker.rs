@@ -246,7 +246,7 @@ impl<'a> SourceWorker<'a> {
             let Some(guard) = self.lock() else {
                 return false;
             };
-            let step = stream_io::scan_streams(&guard, &self.read, &cursor, &self.spec.streams);
+            let step = stream_io::scan_streams(&guard, &self.read, &cursor, &self.spec.glob);
             drop(guard);
             match step {
                 Ok(step) => {
@@ -341,7 +341,7 @@ impl<'a> SourceWorker<'a> {
         let step = self
             .rescan
             .as_ref()
-            .map(|cursor| stream_io::scan_streams(&guard, &self.read, cursor, &self.spec.streams));
+            .map(|cursor| stream_io::scan_streams(&guard, &self.read, cursor, &self.spec.glob));
         drop(guard);
         match step {
             None => {}

@@ -1,4 +1,5 @@
-//! The validated, Redis-free definition of one source bridge (Redis streams → Kafka).
+//! The validated, Redis-free definition of one source bridge (Redis → Kafka: stream entries,
+//! key changes or published messages).
 
 use crate::error::Error;
 use crate::spec::options::OnError;
@@ -63,12 +64,38 @@ pub fn parse_stream_id(text: &str) -> Option<(u64, u64)> {
     }
 }
 
+/// What a source forwards, chosen by the option that names its glob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// `STREAMS <glob>`: each new entry of the matching streams.
+    Streams,
+    /// `KEYS <glob>`: the current value of each matching key after it changed (change-data
+    /// capture); `snapshot` sends every matching key once when the source is created.
+    Keys { snapshot: bool },
+    /// `CHANNELS <pattern>`: each message published on a matching channel.
+    #[allow(dead_code)] // parsed once CHANNELS sources land
+    Channels,
+}
+
+impl Feed {
+    /// The CREATE option that selects this feed (and shows the glob in LIST).
+    pub fn option(self) -> &'static str {
+        match self {
+            Feed::Streams => "STREAMS",
+            Feed::Keys { .. } => "KEYS",
+            Feed::Channels => "CHANNELS",
+        }
+    }
+}
+
 /// One source as created by `KAFKA.SOURCE.CREATE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSpec {
     pub name: String,
-    /// Redis glob selecting the stream keys (validated by `glob::validate_glob`).
-    pub streams: String,
+    pub feed: Feed,
+    /// Redis glob selecting the streams, keys or channels (validated by
+    /// `glob::validate_glob`).
+    pub glob: String,
     /// Topic template; the rendered text goes through `kafka_topic_name`.
     pub topic: SourceTemplate,
     /// Kafka message key template.

@@ -1,17 +1,22 @@
 //! Parses `KAFKA.SOURCE.CREATE` arguments into a [`SourceSpec`]:
 //!
 //! ```text
-//! KAFKA.SOURCE.CREATE <name> STREAMS <glob> [BROKERS <host:port>[,...]] [TOPIC <template>]
+//! KAFKA.SOURCE.CREATE <name> STREAMS <glob> | KEYS <glob> [SNAPSHOT YES|NO]
+//!     [BROKERS <host:port>[,...]] [TOPIC <template>]
 //!     [KEY <template>] [FROM NEW|BEGINNING|<id>] [PARTITIONS <n>] [REPLICATION <n>]
 //!     [ON-ERROR FAIL|SKIP|DLQ <topic>] [CONFIG <librdkafka-property> <value>]...
 //! ```
+//!
+//! KEY and FROM belong to STREAMS sources. A KEYS source's Kafka key is always the Redis key
+//! (so a compacted topic keeps each key's latest value), and its TOPIC is one topic name: a
+//! deleted key's tombstone must reach the topic that holds its value.
 
 use crate::error::{arg_error, Error};
 use crate::spec::args::{check_kafka_name, set_once, Args};
 use crate::spec::client_config::Role;
 use crate::spec::glob::validate_glob;
 use crate::spec::options::{parse_brokers, parse_config_pair, parse_on_error, OnError};
-use crate::spec::source::{FromPosition, SourceSpec};
+use crate::spec::source::{Feed, FromPosition, SourceSpec};
 use crate::spec::source_template::SourceTemplate;
 
 pub const DEFAULT_TOPIC: &str = "${stream}";
@@ -19,7 +24,8 @@ pub const DEFAULT_KEY: &str = "${stream}";
 
 #[derive(Default)]
 struct Options {
-    streams: Option<String>,
+    feed: Option<(Feed, String)>,
+    snapshot: Option<bool>,
     brokers: Option<String>,
     topic: Option<SourceTemplate>,
     key: Option<SourceTemplate>,
@@ -37,17 +43,32 @@ pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, Error> {
     while let Some(option) = args.next_keyword() {
         parse_option(&option, &mut args, &mut o)?;
     }
-    let Some(streams) = o.streams else {
-        return arg_error("missing STREAMS <glob>");
+    let Some((feed, glob)) = o.feed.take() else {
+        return arg_error("missing STREAMS <glob> or KEYS <glob>");
+    };
+    let feed = match feed {
+        Feed::Keys { .. } => {
+            check_keys_options(&o)?;
+            Feed::Keys {
+                snapshot: o.snapshot.unwrap_or(true),
+            }
+        }
+        _ if o.snapshot.is_some() => return arg_error("SNAPSHOT belongs to KEYS sources"),
+        other => other,
     };
     let or_default = |given: Option<SourceTemplate>, option: &str, default: &str| match given {
         Some(t) => Ok(t),
         None => template(option, default),
     };
+    let default_topic = match feed {
+        Feed::Keys { .. } => name.as_str(),
+        _ => DEFAULT_TOPIC,
+    };
     Ok(SourceSpec {
+        topic: or_default(o.topic, "TOPIC", default_topic)?,
         name,
-        streams,
-        topic: or_default(o.topic, "TOPIC", DEFAULT_TOPIC)?,
+        feed,
+        glob,
         key: or_default(o.key, "KEY", DEFAULT_KEY)?,
         from: o.from.unwrap_or(FromPosition::New),
         brokers: o.brokers,
@@ -62,10 +83,33 @@ pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, Error> {
 fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Error> {
     let value_for = |args: &mut Args| args.next_str(&format!("value for {option}"));
     match option {
-        "STREAMS" => {
+        "STREAMS" | "KEYS" => {
             let glob = value_for(args)?;
-            validate_glob(&glob).map_err(|e| Error::Arg(format!("STREAMS: {e}")))?;
-            set_once(&mut o.streams, glob, option)
+            validate_glob(&glob).map_err(|e| Error::Arg(format!("{option}: {e}")))?;
+            if let Some((given, _)) = o.feed {
+                if given.option() == option {
+                    return arg_error(format!("option {option} given twice"));
+                }
+                return arg_error(format!(
+                    "{option} and {} cannot be given together (one feed per source)",
+                    given.option()
+                ));
+            }
+            let feed = match option {
+                "STREAMS" => Feed::Streams,
+                _ => Feed::Keys { snapshot: true },
+            };
+            o.feed = Some((feed, glob));
+            Ok(())
+        }
+        "SNAPSHOT" => {
+            let text = value_for(args)?;
+            let snapshot = match text.to_ascii_uppercase().as_str() {
+                "YES" => true,
+                "NO" => false,
+                _ => return arg_error(format!("SNAPSHOT must be YES or NO, got '{text}'")),
+            };
+            set_once(&mut o.snapshot, snapshot, option)
         }
         "BROKERS" => set_once(&mut o.brokers, parse_brokers(&value_for(args)?)?, option),
         "TOPIC" => {
@@ -111,6 +155,25 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
     }
 }
 
+/// KEYS sources key every record by its Redis key and write one topic (see the module doc).
+fn check_keys_options(o: &Options) -> Result<(), Error> {
+    if o.key.is_some() {
+        return arg_error(
+            "KEY does not apply to KEYS sources: the Kafka key is always the Redis key",
+        );
+    }
+    if o.from.is_some() {
+        return arg_error("FROM does not apply to KEYS sources (use SNAPSHOT YES|NO)");
+    }
+    if o.topic.as_ref().is_some_and(|t| !t.is_literal()) {
+        return arg_error(
+            "TOPIC of a KEYS source must be one topic name without placeholders: \
+             a deleted key's tombstone must reach the topic that holds its value",
+        );
+    }
+    Ok(())
+}
+
 fn template(option: &str, text: &str) -> Result<SourceTemplate, Error> {
     SourceTemplate::parse(text).map_err(|e| Error::Arg(format!("{option}: {e}")))
 }
@@ -131,7 +194,7 @@ mod tests {
     fn defaults() {
         let spec = parse("orders STREAMS orders:*").unwrap();
         assert_eq!(spec.name, "orders");
-        assert_eq!(spec.streams, "orders:*");
+        assert_eq!(spec.glob, "orders:*");
         assert_eq!(spec.topic.source(), "${stream}");
         assert_eq!(spec.key.source(), "${stream}");
         assert_eq!(spec.from, FromPosition::New);
@@ -147,7 +210,7 @@ mod tests {
              CONFIG linger.ms 5",
         )
         .unwrap();
-        assert_eq!(spec.streams, "o:[a-z]*");
+        assert_eq!(spec.glob, "o:[a-z]*");
         assert_eq!(spec.brokers.as_deref(), Some("h1:9092,h2:9093"));
         assert_eq!(spec.topic.source(), "orders-${field.region}");
         assert_eq!(spec.key.source(), "${field.customer}");
@@ -159,6 +222,18 @@ mod tests {
                 ("linger.ms".to_string(), "5".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn keys_sources_default_to_a_snapshot_into_a_topic_named_after_them() {
+        let spec = parse("users KEYS user:*").unwrap();
+        assert_eq!(spec.feed, Feed::Keys { snapshot: true });
+        assert_eq!(spec.glob, "user:*");
+        assert_eq!(spec.topic.source(), "users");
+        let spec = parse("users keys user:* snapshot no topic cdc.users").unwrap();
+        assert_eq!(spec.feed, Feed::Keys { snapshot: false });
+        assert_eq!(spec.topic.source(), "cdc.users");
+        assert_eq!(parse("s STREAMS x").unwrap().feed, Feed::Streams);
     }
 
     #[test]
@@ -184,8 +259,35 @@ mod tests {
         let long_name = format!("{} STREAMS x", "n".repeat(201));
         let cases = [
             ("", "missing source name"),
-            ("s", "missing STREAMS <glob>"),
+            ("s", "missing STREAMS <glob> or KEYS <glob>"),
             ("s TOPIC t", "missing STREAMS <glob>"),
+            (
+                "s STREAMS a KEYS b",
+                "KEYS and STREAMS cannot be given together",
+            ),
+            ("s KEYS a KEYS b", "option KEYS given twice"),
+            ("s KEYS a[", "KEYS: unterminated '['"),
+            (
+                "s KEYS a KEY ${stream}",
+                "KEY does not apply to KEYS sources",
+            ),
+            ("s KEYS a FROM NEW", "FROM does not apply to KEYS sources"),
+            (
+                "s KEYS a TOPIC t-${stream}",
+                "TOPIC of a KEYS source must be one topic",
+            ),
+            (
+                "s KEYS a SNAPSHOT maybe",
+                "SNAPSHOT must be YES or NO, got 'maybe'",
+            ),
+            (
+                "s KEYS a SNAPSHOT NO SNAPSHOT NO",
+                "option SNAPSHOT given twice",
+            ),
+            (
+                "s STREAMS a SNAPSHOT NO",
+                "SNAPSHOT belongs to KEYS sources",
+            ),
             ("s STREAMS", "missing value for STREAMS"),
             ("s STREAMS x[ab", "STREAMS: unterminated '['"),
             ("s STREAMS a STREAMS b", "option STREAMS given twice"),

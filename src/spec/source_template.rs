@@ -83,6 +83,11 @@ impl SourceTemplate {
         &self.source
     }
 
+    /// True when the template has no placeholder: it renders the same text for every entry.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+    }
+
     /// True when the template contains `${id}`.
     pub fn uses_id(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Id))

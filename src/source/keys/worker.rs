@@ -1,0 +1,633 @@
+//! One KEYS source's worker thread. Marks from keyspace events say which keys changed; the
+//! worker reads each one's current value under the lock, in slices, and produces it keyed by
+//! the Redis key (a tombstone when the key is gone), so one key's records keep their order in
+//! one partition. Every read happens after the change that marked it, so the last record sent
+//! for a key always shows a state at least as new as its last change: coalescing may skip
+//! intermediate values, never the final one.
+//!
+//! What memory cannot carry across a crash, a failover or a dropped mark is recovered by
+//! reconciling: the worker reads its topic back, then sends every matching key whose latest
+//! record differs from the dataset and a tombstone for every key the topic holds that is gone.
+//! A run reconciles when it starts, unless the previous run of this process ended with
+//! nothing unsettled, and whenever marks were dropped (overflow, FLUSHALL, SWAPDB, reload).
+
+use crate::error::Error;
+use crate::kafka::dead_letters::{DeadLetters, Letter};
+use crate::lifecycle::{add, Run, State};
+use crate::runtime::gil::{Gil, GilGuard};
+use crate::settings;
+use crate::source::forward::{Failure, Forwarder, Outcome, Sent};
+use crate::source::keys::readback::{self, Latest, EVENT_HEADER, TYPE_HEADER};
+use crate::source::keys::value::{self, KeyValue};
+use crate::source::shared::SourceShared;
+use crate::source::topics::TopicMaker;
+use crate::source::worker::{HEADER_SOURCE, HEADER_TOPIC};
+use crate::spec::options::OnError;
+use crate::spec::source::{Feed, SourceSpec};
+use crate::spec::source_template::kafka_topic_name;
+use crate::store::keys::checkpoints_key;
+use crate::store::keyspace::Key;
+use crate::store::write::set_fields;
+use redis_module::{CallOptions, CallOptionsBuilder, ContextFlags};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Records sent and not yet acknowledged: the most a source holds in memory, with
+/// `kafka.source-inflight-max-bytes`.
+const MAX_IN_FLIGHT: usize = 50_000;
+const IDLE_WAIT: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Keys SCAN returns per step of a reconcile (one step per hold of the lock).
+const SCAN_COUNT: &str = "100";
+/// Field of the source's checkpoint hash saying the first run is behind it (SNAPSHOT NO skips
+/// only that run's reconcile).
+const STARTED_FIELD: &[u8] = b"keys:started";
+/// The event header of records a reconcile sends.
+const SNAPSHOT_EVENT: &str = "snapshot";
+/// Room left in `message.max.bytes` for the key and headers.
+const RECORD_OVERHEAD: usize = 1024;
+
+pub fn run(
+    spec: Arc<SourceSpec>,
+    shared: Arc<SourceShared>,
+    run: Arc<Run>,
+    previous: Vec<JoinHandle<()>>,
+) {
+    for handle in previous {
+        let _ = handle.join();
+    }
+    if run.ending() {
+        return;
+    }
+    let Some(gil) = Gil::new() else {
+        shared
+            .life
+            .fail(&run, "cannot get a thread-safe Redis context".to_string());
+        return;
+    };
+    let cluster = match gil.lock(run.flag()) {
+        Some(guard) => guard.get_flags().contains(ContextFlags::CLUSTER),
+        None => return,
+    };
+    if cluster {
+        shared.life.fail(
+            &run,
+            "KEYS sources do not run on Redis Cluster yet: use STREAMS sources there",
+        );
+        return;
+    }
+    let reporter = shared.clone();
+    let on_error = Arc::new(move |message: String| reporter.life.set_last_error(message));
+    let forwarder = match Forwarder::new(&spec.name, &shared.brokers, &spec.config, on_error) {
+        Ok(forwarder) => forwarder,
+        Err(e) => {
+            shared.life.fail(&run, e);
+            return;
+        }
+    };
+    let mut worker = KeysWorker {
+        topic: kafka_topic_name(spec.topic.source().as_bytes()),
+        max_value: max_value_bytes(&spec.config),
+        spec: &spec,
+        shared: &shared,
+        run: &run,
+        gil: &gil,
+        forwarder,
+        read: CallOptionsBuilder::new().errors_as_replies().build(),
+        in_flight: HashMap::new(),
+        in_flight_bytes: 0,
+        next_sequence: 0,
+        dead_letters: None,
+        backoff: Duration::from_millis(50),
+    };
+    worker.ensure_topic();
+    if !worker.start() {
+        worker.finish();
+        return;
+    }
+    shared.life.report_state(&run, State::Running);
+    worker.run_loop();
+    worker.finish();
+}
+
+/// The largest value the producer can send: its `message.max.bytes` less room for the rest.
+fn max_value_bytes(config: &[(String, String)]) -> usize {
+    config
+        .iter()
+        .rev()
+        .find(|(property, _)| property.eq_ignore_ascii_case("message.max.bytes"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(1_000_000)
+        .saturating_sub(RECORD_OVERHEAD)
+        .max(1)
+}
+
+/// One key sent and not settled yet: enough to mark it again if the send fails.
+struct InFlight {
+    key: Vec<u8>,
+    event: String,
+    bytes: usize,
+}
+
+/// A key's state read under the lock, ready to send.
+struct Read {
+    key: Vec<u8>,
+    event: String,
+    value: Result<KeyValue, Error>,
+}
+
+struct KeysWorker<'a> {
+    spec: &'a SourceSpec,
+    shared: &'a SourceShared,
+    run: &'a Run,
+    gil: &'a Gil,
+    topic: String,
+    max_value: usize,
+    forwarder: Forwarder,
+    read: CallOptions,
+    in_flight: HashMap<usize, InFlight>,
+    in_flight_bytes: usize,
+    next_sequence: usize,
+    dead_letters: Option<DeadLetters>,
+    backoff: Duration,
+}
+
+impl<'a> KeysWorker<'a> {
+    fn lock(&self) -> Option<GilGuard<'a>> {
+        self.gil.lock(self.run.flag())
+    }
+
+    fn ensure_topic(&mut self) {
+        let mut topics = TopicMaker::new(
+            &self.shared.brokers,
+            &self.spec.config,
+            self.spec.partitions,
+            self.spec.replication,
+        );
+        let forwarder = &self.forwarder;
+        if let Err(e) = topics.ensure(&self.topic, |t| forwarder.topic_exists(t), self.run.flag()) {
+            self.shared.life.set_last_error(e);
+        }
+    }
+
+    /// Reconciles (or, on the first run with SNAPSHOT NO, only records that the first run
+    /// happened); false when the run ended first.
+    fn start(&mut self) -> bool {
+        let first = match self.first_run() {
+            Some(first) => first,
+            None => return false,
+        };
+        if first && self.spec.feed == (Feed::Keys { snapshot: false }) {
+            self.shared.changes.set_needs_reconcile(false);
+        }
+        if self.shared.changes.needs_reconcile() && !self.reconcile() {
+            return false;
+        }
+        if first {
+            return self.note_started();
+        }
+        true
+    }
+
+    /// Whether the checkpoint hash lacks the started mark; None when stopped.
+    fn first_run(&self) -> Option<bool> {
+        let guard = self.lock()?;
+        let key = checkpoints_key(&self.spec.name);
+        let hash = Key::open(&guard, key.as_bytes(), false)?;
+        Some(hash.hash_get(STARTED_FIELD).is_none())
+    }
+
+    fn note_started(&mut self) -> bool {
+        loop {
+            if let Some(guard) = self.lock() {
+                if !crate::runtime::pause::writes_held() {
+                    let key = checkpoints_key(&self.spec.name);
+                    let mark = vec![(STARTED_FIELD.to_vec(), b"1".to_vec())];
+                    match set_fields(&guard, &key, mark) {
+                        Ok(()) => return true,
+                        Err(e) => self.shared.life.set_last_error(e),
+                    }
+                }
+            }
+            if !self.sleep(Duration::from_millis(100)) {
+                return false;
+            }
+        }
+    }
+
+    fn run_loop(&mut self) {
+        loop {
+            if self.run.ending() {
+                return;
+            }
+            let changed = self.shared.changes.take();
+            if changed.rescan {
+                self.shared.changes.set_needs_reconcile(true);
+                for (key, event) in changed.keys {
+                    self.shared.changes.put_back(key, event);
+                }
+                if !self.reconcile() {
+                    return;
+                }
+                continue;
+            }
+            let mut keys: Vec<(Vec<u8>, String)> = changed.keys.into_iter().collect();
+            while !keys.is_empty() {
+                if !self.room_to_send() {
+                    if !self.settle(Duration::from_millis(5)) {
+                        return;
+                    }
+                    if self.run.ending() {
+                        break;
+                    }
+                    continue;
+                }
+                let Some(reads) = self.read_slice(&mut keys) else {
+                    break;
+                };
+                for read in reads {
+                    if !self.send_read(read) {
+                        return;
+                    }
+                }
+                if !self.settle(Duration::ZERO) {
+                    return;
+                }
+            }
+            // Whatever a stop left unread stays marked for the next run.
+            for (key, event) in keys {
+                self.shared.changes.put_back(key, event);
+            }
+            if !self.settle(Duration::ZERO) {
+                return;
+            }
+            if self.in_flight.is_empty() && self.shared.changes.pending() == 0 {
+                self.shared.changes.wait(IDLE_WAIT);
+            } else if !self.in_flight.is_empty() && self.shared.changes.pending() == 0 {
+                if !self.settle(Duration::from_millis(5)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn room_to_send(&self) -> bool {
+        self.in_flight.len() < MAX_IN_FLIGHT
+            && self.in_flight_bytes < settings::source_inflight_max_bytes()
+    }
+
+    /// Reads keys from the end of `keys` under one hold of the lock, within the slice limits.
+    fn read_slice(&mut self, keys: &mut Vec<(Vec<u8>, String)>) -> Option<Vec<Read>> {
+        let guard = self.lock()?;
+        let started = Instant::now();
+        let limit = Duration::from_micros(settings::SLICE_MAX_MICROS.positive() as u64);
+        let mut reads = Vec::new();
+        while let Some((key, event)) = keys.pop() {
+            let value = value::read(&guard, &self.read, &key, self.max_value);
+            reads.push(Read { key, event, value });
+            if started.elapsed() >= limit || reads.len() >= settings::SLICE_MAX_RECORDS.positive() {
+                break;
+            }
+        }
+        Some(reads)
+    }
+
+    /// Sends one key's state; false when the run must end (stopped, or failed by ON-ERROR).
+    fn send_read(&mut self, read: Read) -> bool {
+        let Read { key, event, value } = read;
+        let (kind, payload): (&str, Option<Vec<u8>>) = match value {
+            Ok(KeyValue::Present { kind, value }) => (kind, Some(value)),
+            Ok(KeyValue::Absent) => ("none", None),
+            Ok(KeyValue::Unsupported(_)) => {
+                add(&self.shared.counters.ignored, 1);
+                ("none", None)
+            }
+            Err(Error::Record(message)) => return self.pass_over(&key, None, &message),
+            Err(e) => {
+                // Redis could not be read (a module refused, say): try the key again later.
+                self.shared.life.set_last_error(&e);
+                self.shared.changes.put_back(key, event);
+                let wait = self.next_backoff();
+                return self.sleep(wait);
+            }
+        };
+        self.send(key, event, kind, payload)
+    }
+
+    fn send(&mut self, key: Vec<u8>, event: String, kind: &str, value: Option<Vec<u8>>) -> bool {
+        let headers: [(&str, &[u8]); 2] = [
+            (TYPE_HEADER, kind.as_bytes()),
+            (EVENT_HEADER, event.as_bytes()),
+        ];
+        loop {
+            let sequence = self.next_sequence;
+            let sent =
+                self.forwarder
+                    .send_parts(&self.topic, &key, value.as_deref(), &headers, sequence);
+            match sent {
+                Sent::Queued => {
+                    self.next_sequence += 1;
+                    let bytes = key.len() + value.as_ref().map_or(0, Vec::len);
+                    self.in_flight_bytes += bytes;
+                    self.in_flight
+                        .insert(sequence, InFlight { key, event, bytes });
+                    return true;
+                }
+                Sent::Full => {
+                    if !self.settle(Duration::from_millis(10)) {
+                        return false;
+                    }
+                }
+                Sent::Refused(failure) if failure.permanent => {
+                    return self.pass_over(&key, value.as_deref(), &failure.message);
+                }
+                Sent::Refused(failure) => {
+                    self.shared.life.set_last_error(&failure.message);
+                    self.shared.changes.put_back(key, event);
+                    let wait = self.next_backoff();
+                    return self.sleep(wait);
+                }
+            }
+        }
+    }
+
+    fn next_backoff(&mut self) -> Duration {
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        wait
+    }
+
+    /// Serves delivery reports, waiting up to `wait` for one; false when the run must end.
+    fn settle(&mut self, wait: Duration) -> bool {
+        let reports = self.forwarder.poll(wait);
+        for (sequence, outcome) in reports {
+            let Some(sent) = self.in_flight.remove(&sequence) else {
+                continue;
+            };
+            self.in_flight_bytes -= sent.bytes;
+            if !self.settled(sent, outcome) {
+                return false;
+            }
+        }
+        !self.run.stopping()
+    }
+
+    fn settled(&mut self, sent: InFlight, outcome: Outcome) -> bool {
+        match outcome {
+            Ok(()) => {
+                add(&self.shared.counters.records, 1);
+                self.backoff = Duration::from_millis(50);
+                true
+            }
+            Err(Failure {
+                message,
+                permanent: true,
+            }) => self.pass_over(&sent.key, None, &message),
+            Err(Failure { message, .. }) => {
+                // The broker was away too long: read the key again and send what it holds then.
+                self.shared.life.set_last_error(&message);
+                add(&self.shared.counters.errors, 1);
+                self.shared.changes.put_back(sent.key, sent.event);
+                true
+            }
+        }
+    }
+
+    /// A key whose value cannot go to the topic for good (too large, refused): ON-ERROR.
+    fn pass_over(&mut self, key: &[u8], value: Option<&[u8]>, error: &str) -> bool {
+        add(&self.shared.counters.errors, 1);
+        let message = format!("key {}: {error}", String::from_utf8_lossy(key));
+        match &self.spec.on_error {
+            OnError::Fail => {
+                self.shared.life.fail(self.run, &message);
+                false
+            }
+            OnError::Skip => {
+                add(&self.shared.counters.skipped, 1);
+                self.shared
+                    .life
+                    .set_last_error(format!("skipped {message}"));
+                true
+            }
+            OnError::Dlq(topic) => {
+                let topic = topic.clone();
+                if !self.send_dead_letter(&topic, key, value, error) {
+                    return false;
+                }
+                add(&self.shared.counters.dlq, 1);
+                true
+            }
+        }
+    }
+
+    fn send_dead_letter(
+        &mut self,
+        topic: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+        error: &str,
+    ) -> bool {
+        let letter = Letter {
+            key: Some(key),
+            value,
+            error,
+            origin: vec![
+                (HEADER_SOURCE, self.spec.name.as_bytes().to_vec()),
+                (HEADER_TOPIC, self.topic.as_bytes().to_vec()),
+            ],
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if self.dead_letters.is_none() {
+                match DeadLetters::new(
+                    &self.spec.name,
+                    topic,
+                    &self.shared.brokers,
+                    &self.spec.config,
+                ) {
+                    Ok(dead_letters) => self.dead_letters = Some(dead_letters),
+                    Err(e) => self.shared.life.set_last_error(e),
+                }
+            }
+            if let Some(dead_letters) = &self.dead_letters {
+                match dead_letters.send(&letter, self.run.flag()) {
+                    Ok(()) => {
+                        self.shared.life.set_last_error(format!(
+                            "sent to DLQ {topic}: key {}: {error}",
+                            String::from_utf8_lossy(key)
+                        ));
+                        return true;
+                    }
+                    Err(e) => self.shared.life.set_last_error(format!(
+                        "key {}: {error}; dead letter not delivered, retrying: {e}",
+                        String::from_utf8_lossy(key)
+                    )),
+                }
+            }
+            if !self.sleep(backoff) {
+                return false;
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF * 5);
+        }
+    }
+
+    /// Makes the topic's latest record per key match the dataset; false when the run ended.
+    fn reconcile(&mut self) -> bool {
+        // Everything sent before must be in the topic when it is read back.
+        while !self.in_flight.is_empty() {
+            if !self.settle(Duration::from_millis(10)) || self.run.ending() {
+                return false;
+            }
+        }
+        let Some(mut latest) = self.read_back() else {
+            return false;
+        };
+        let mut cursor = "0".to_string();
+        loop {
+            let Some((next, reads)) = self.scan_step(&cursor) else {
+                return false;
+            };
+            for read in reads {
+                let known = latest.remove(&read.key);
+                if let (Some(Some(fingerprint)), Ok(KeyValue::Present { kind, value })) =
+                    (known, &read.value)
+                {
+                    if readback::fingerprint(kind.as_bytes(), value) == fingerprint {
+                        continue;
+                    }
+                }
+                if !self.wait_for_room() || !self.send_read(read) {
+                    return false;
+                }
+            }
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        // Keys the topic shows alive that the scan did not meet: gone, unless written since.
+        let mut rest: Vec<(Vec<u8>, String)> = latest
+            .into_iter()
+            .filter(|(_, state)| state.is_some())
+            .map(|(key, _)| (key, SNAPSHOT_EVENT.to_string()))
+            .collect();
+        while !rest.is_empty() {
+            if !self.wait_for_room() {
+                return false;
+            }
+            let Some(reads) = self.read_slice(&mut rest) else {
+                return false;
+            };
+            for read in reads {
+                if !self.send_read(read) {
+                    return false;
+                }
+            }
+        }
+        self.shared.changes.set_needs_reconcile(false);
+        true
+    }
+
+    fn wait_for_room(&mut self) -> bool {
+        while !self.room_to_send() {
+            if !self.settle(Duration::from_millis(5)) || self.run.ending() {
+                return false;
+            }
+        }
+        self.settle(Duration::ZERO) && !self.run.ending()
+    }
+
+    /// The topic as it stands, retried while the broker does not serve it.
+    fn read_back(&mut self) -> Option<Latest> {
+        loop {
+            match readback::read_topic(
+                &self.spec.name,
+                &self.shared.brokers,
+                &self.spec.config,
+                &self.topic,
+                self.spec.glob.as_bytes(),
+                self.run.flag(),
+            ) {
+                Ok(Some(latest)) => return Some(latest),
+                Ok(None) => return None,
+                Err(e) => self
+                    .shared
+                    .life
+                    .set_last_error(format!("reconciling {} with the dataset: {e}", self.topic)),
+            }
+            let wait = self.next_backoff();
+            if !self.sleep(wait) {
+                return None;
+            }
+        }
+    }
+
+    /// One SCAN step and the state of the keys it returned, under one hold of the lock.
+    fn scan_step(&mut self, cursor: &str) -> Option<(String, Vec<Read>)> {
+        loop {
+            let guard = self.lock()?;
+            let args: [&str; 5] = [cursor, "MATCH", &self.spec.glob, "COUNT", SCAN_COUNT];
+            let step = crate::source::stream_io::scan_keys(&guard, &self.read, &args);
+            match step {
+                Ok((next, keys)) => {
+                    let reads = keys
+                        .into_iter()
+                        .filter(|key| !crate::store::keys::is_reserved(key))
+                        .map(|key| Read {
+                            value: value::read(&guard, &self.read, &key, self.max_value),
+                            key,
+                            event: SNAPSHOT_EVENT.to_string(),
+                        })
+                        .collect();
+                    return Some((next, reads));
+                }
+                Err(e) => {
+                    drop(guard);
+                    self.shared.life.set_last_error(&e);
+                    let wait = self.next_backoff();
+                    if !self.sleep(wait) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// At the end of a run: a pause lets what is in flight settle; whatever is still
+    /// unsettled is marked again and the next run reconciles.
+    fn finish(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.in_flight.is_empty() && !self.run.stopping() && Instant::now() < deadline {
+            let reports = self.forwarder.poll(Duration::from_millis(10));
+            for (sequence, outcome) in reports {
+                if let Some(sent) = self.in_flight.remove(&sequence) {
+                    self.in_flight_bytes -= sent.bytes;
+                    if !self.settled(sent, outcome) {
+                        break;
+                    }
+                }
+            }
+        }
+        if !self.in_flight.is_empty() {
+            self.shared.changes.set_needs_reconcile(true);
+            for (_, sent) in self.in_flight.drain() {
+                self.shared.changes.put_back(sent.key, sent.event);
+            }
+        }
+    }
+
+    fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        while Instant::now() < deadline {
+            if self.run.ending() {
+                return false;
+            }
+            self.shared
+                .changes
+                .wait(Duration::from_millis(5).min(duration));
+        }
+        !self.run.ending()
+    }
+}
