@@ -288,7 +288,10 @@ fn bad_source_commands_are_rejected_and_create_nothing() {
     });
     let mut conn = redis.conn();
     let cases: &[(&[&str], &str)] = &[
-        (&["KAFKA.SOURCE.CREATE", "s"], "ERR missing STREAMS <glob> or KEYS <glob>"),
+        (
+            &["KAFKA.SOURCE.CREATE", "s"],
+            "ERR missing STREAMS <glob> or KEYS <glob>",
+        ),
         (
             &["KAFKA.SOURCE.CREATE", "s", "STREAMS", "a[b"],
             "ERR STREAMS:",

