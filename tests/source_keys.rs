@@ -1,6 +1,6 @@
 //! KEYS sources (change-data capture) against librdkafka's mock cluster: every type's value,
-//! tombstones for deletes, expiry and eviction, the snapshot, reconciling after kill -9,
-//! FLUSHALL and dropped marks, hostile keys and values, and the throughput figure.
+//! tombstones for deletes, expiry and eviction, the snapshot, reconciling after kill -9 and
+//! dropped marks, scripts and transactions, hostile keys and values.
 
 mod common;
 
@@ -8,7 +8,7 @@ use common::*;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use redis::Connection;
+use redis::{Connection, Value};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -214,8 +214,20 @@ fn source_state(conn: &mut Connection, name: &str) -> String {
 
 #[test]
 fn every_type_is_carried_with_its_type_and_event_and_deletes_become_tombstones() {
+    every_type_is_carried(redis_server());
+}
+
+#[test]
+fn every_type_is_carried_on_valkey() {
+    every_type_is_carried(valkey_server());
+}
+
+fn every_type_is_carried(binary: std::path::PathBuf) {
     let kafka = MockKafka::new();
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        ..ServerOptions::default()
+    });
     let mut conn = redis.conn();
     cmd::<String>(&mut conn, &["SET", "k:before", "snap"]);
     cmd::<i64>(&mut conn, &["HSET", "other:h", "a", "1"]);
@@ -476,4 +488,227 @@ fn random_changes_with_eviction_and_a_kill9_leave_the_topic_equal_to_the_dataset
     );
     assert!(evicted > 0, "the test must evict keys");
     assert!(live > 0, "some keys are alive");
+}
+
+#[test]
+fn dropped_marks_are_recovered_by_reconciling_and_other_databases_are_not_followed() {
+    let kafka = MockKafka::new();
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let bootstrap = kafka.bootstrap();
+    create_keys_source(&mut conn, &bootstrap, "re", &["KEYS", "r:*", "TOPIC", "re"]);
+    for n in 0..200 {
+        cmd::<String>(&mut conn, &["SET", &format!("r:{n}"), "first"]);
+    }
+    wait_mirrored(&mut conn, &bootstrap, "re", "r:");
+    // More changes than marks while paused: the marks are dropped for a rescan.
+    cmd::<String>(
+        &mut conn,
+        &["CONFIG", "SET", "kafka.source-changes-max-keys", "10"],
+    );
+    cmd::<String>(&mut conn, &["KAFKA.SOURCE.PAUSE", "re"]);
+    for n in 0..100 {
+        cmd::<i64>(&mut conn, &["DEL", &format!("r:{n}")]);
+        cmd::<i64>(
+            &mut conn,
+            &["HSET", &format!("r:new:{n}"), "n", &n.to_string()],
+        );
+    }
+    cmd::<String>(&mut conn, &["KAFKA.SOURCE.RESUME", "re"]);
+    wait_mirrored(&mut conn, &bootstrap, "re", "r:");
+    cmd::<String>(
+        &mut conn,
+        &["CONFIG", "SET", "kafka.source-changes-max-keys", "1000000"],
+    );
+    // A change in another database is not database 0's.
+    cmd::<String>(&mut conn, &["SELECT", "1"]);
+    cmd::<String>(&mut conn, &["SET", "r:only-in-db1", "x"]);
+    cmd::<String>(&mut conn, &["SELECT", "0"]);
+    cmd::<String>(&mut conn, &["SET", "r:last", "x"]);
+    wait_mirrored(&mut conn, &bootstrap, "re", "r:");
+    assert!(!read_latest(&bootstrap, "re")
+        .0
+        .contains_key(b"r:only-in-db1".as_slice()));
+}
+
+#[test]
+fn hostile_keys_and_values_arrive_intact_or_follow_on_error() {
+    let kafka = MockKafka::new();
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let bootstrap = kafka.bootstrap();
+    create_keys_source(
+        &mut conn,
+        &bootstrap,
+        "hostile",
+        &[
+            "KEYS",
+            "*",
+            "TOPIC",
+            "hostile",
+            "ON-ERROR",
+            "SKIP",
+            "CONFIG",
+            "message.max.bytes",
+            "100000",
+        ],
+    );
+    wait_until("running", DEADLINE, || {
+        source_state(&mut conn, "hostile") == "running"
+    });
+    let weird: Vec<u8> = b"h:\0\r\n\xff\xfe key".to_vec();
+    redis::cmd("SET")
+        .arg(&weird)
+        .arg(b"\0\r\n\xff".as_slice())
+        .query::<()>(&mut conn)
+        .unwrap();
+    redis::cmd("HSET")
+        .arg("h:bin")
+        .arg(b"f\xff".as_slice())
+        .arg(b"v\0".as_slice())
+        .query::<()>(&mut conn)
+        .unwrap();
+    cmd::<String>(&mut conn, &["SET", "h:empty", ""]);
+    cmd::<String>(&mut conn, &["SET", "h:big", &"x".repeat(200_000)]);
+    let members: Vec<String> = (0..40_000).map(|n| n.to_string()).collect();
+    let mut sadd = vec!["SADD", "h:bigset"];
+    sadd.extend(members.iter().map(String::as_str));
+    cmd::<i64>(&mut conn, &sadd);
+    cmd::<String>(&mut conn, &["SET", "h:after", "ok"]);
+    wait_until("the oversized keys skipped", DEADLINE, || {
+        count_field(&mut conn, "hostile", "skipped") == 2
+    });
+    wait_until("h:after forwarded", DEADLINE, || {
+        read_latest(&bootstrap, "hostile")
+            .0
+            .contains_key(b"h:after".as_slice())
+    });
+    let (latest, _) = read_latest(&bootstrap, "hostile");
+    assert_eq!(
+        latest[&weird],
+        Some(("string".into(), b"\0\r\n\xff".to_vec()))
+    );
+    assert_eq!(
+        latest[b"h:empty".as_slice()],
+        Some(("string".into(), Vec::new())),
+        "empty is not a tombstone"
+    );
+    let hash: Json =
+        serde_json::from_slice(&latest[b"h:bin".as_slice()].as_ref().unwrap().1).unwrap();
+    assert_eq!(hash, json!({"f\u{fffd}": "v\u{0}"}));
+    assert!(!latest.contains_key(b"h:big".as_slice()));
+    assert!(
+        latest.keys().all(|k| !k.starts_with(b"__kafka:")),
+        "the module's own keys are never forwarded"
+    );
+    let error: String = status_field(&mut conn, "hostile", "last_error");
+    assert!(
+        error.contains("h:big") || error.contains("h:bigset"),
+        "{error}"
+    );
+}
+
+#[test]
+fn on_error_fail_stops_at_the_key_and_resume_retries_it() {
+    let kafka = MockKafka::new();
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let bootstrap = kafka.bootstrap();
+    create_keys_source(
+        &mut conn,
+        &bootstrap,
+        "strict",
+        &[
+            "KEYS",
+            "f:*",
+            "TOPIC",
+            "strict",
+            "CONFIG",
+            "message.max.bytes",
+            "10000",
+        ],
+    );
+    wait_until("running", DEADLINE, || {
+        source_state(&mut conn, "strict") == "running"
+    });
+    cmd::<String>(&mut conn, &["SET", "f:big", &"x".repeat(20_000)]);
+    wait_until("failed", DEADLINE, || {
+        source_state(&mut conn, "strict") == "failed"
+    });
+    let error: String = status_field(&mut conn, "strict", "last_error");
+    assert!(
+        error.contains("f:big") && error.contains("message.max.bytes"),
+        "{error}"
+    );
+    cmd::<String>(&mut conn, &["SET", "f:big", "small now"]);
+    cmd::<String>(&mut conn, &["SET", "f:other", "x"]);
+    cmd::<String>(&mut conn, &["KAFKA.SOURCE.RESUME", "strict"]);
+    wait_mirrored(&mut conn, &bootstrap, "strict", "f:");
+}
+
+#[test]
+fn changes_from_scripts_transactions_and_renames_are_carried() {
+    let kafka = MockKafka::new();
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let bootstrap = kafka.bootstrap();
+    cmd::<String>(&mut conn, &["SET", "p:untouched-before", "x"]);
+    create_keys_source(
+        &mut conn,
+        &bootstrap,
+        "paths",
+        &["KEYS", "p:*", "TOPIC", "paths", "SNAPSHOT", "NO"],
+    );
+    wait_until("running", DEADLINE, || {
+        source_state(&mut conn, "paths") == "running"
+    });
+    cmd::<Value>(
+        &mut conn,
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], 'lua'); redis.call('RPUSH', KEYS[2], 'a')",
+            "2",
+            "p:lua",
+            "p:list",
+        ],
+    );
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("SET")
+        .arg("p:tx")
+        .arg("1")
+        .ignore()
+        .cmd("INCR")
+        .arg("p:tx")
+        .ignore();
+    pipe.query::<()>(&mut conn).unwrap();
+    cmd::<String>(&mut conn, &["SET", "p:old", "moved"]);
+    cmd::<String>(&mut conn, &["RENAME", "p:old", "p:new"]);
+    cmd::<String>(&mut conn, &["LPOP", "p:list"]);
+    wait_until("all forwarded", DEADLINE, || {
+        let (latest, _) = read_latest(&bootstrap, "paths");
+        latest.get(b"p:new".as_slice()).is_some() && latest.get(b"p:list".as_slice()) == Some(&None)
+    });
+    let (latest, _) = read_latest(&bootstrap, "paths");
+    assert_eq!(
+        latest[b"p:lua".as_slice()],
+        Some(("string".into(), b"lua".to_vec()))
+    );
+    assert_eq!(
+        latest[b"p:tx".as_slice()],
+        Some(("string".into(), b"2".to_vec()))
+    );
+    assert_eq!(
+        latest[b"p:old".as_slice()],
+        None,
+        "renamed away: a tombstone"
+    );
+    assert_eq!(
+        latest[b"p:new".as_slice()],
+        Some(("string".into(), b"moved".to_vec()))
+    );
+    assert!(
+        !latest.contains_key(b"p:untouched-before".as_slice()),
+        "SNAPSHOT NO sends only changes"
+    );
 }

@@ -10,7 +10,6 @@ use crate::kafka::{embedded, produce_pool};
 use crate::runtime::log;
 use crate::runtime::panic::catch_and_log;
 use crate::settings;
-use crate::source::keys::changes as key_changes;
 use redis_module::{raw, Context, ContextFlags, Status};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -77,15 +76,11 @@ fn handle(ctx: &Context, event: u64, subevent: u64) {
             }
         }
         raw::REDISMODULE_EVENT_LOADING if subevent == raw::REDISMODULE_SUBEVENT_LOADING_ENDED => {
-            key_changes::rescan_all();
             reconcile(ctx)
         }
         raw::REDISMODULE_EVENT_FLUSHDB if subevent == raw::REDISMODULE_SUBEVENT_FLUSHDB_END => {
-            key_changes::rescan_all();
             reconcile(ctx)
         }
-        // Keys change without a keyspace event for each of them.
-        raw::REDISMODULE_EVENT_SWAPDB => key_changes::rescan_all(),
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED => reconcile(ctx),
         _ => {}
     }
@@ -102,7 +97,6 @@ pub fn subscribe_server_events(ctx: &Context) -> Status {
         raw::REDISMODULE_EVENT_LOADING,
         raw::REDISMODULE_EVENT_FLUSHDB,
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
-        raw::REDISMODULE_EVENT_SWAPDB,
     ] {
         let event = raw::RedisModuleEvent { id, dataver: 1 };
         if unsafe { subscribe(ctx.ctx, event, Some(on_server_event)) } != raw::REDISMODULE_OK as i32

@@ -18,6 +18,8 @@ pub struct TopicMaker {
     embedded: bool,
     partitions: i32,
     replication: i32,
+    /// Topic-level settings of the topics it creates.
+    topic_config: Vec<(&'static str, &'static str)>,
     known: HashSet<String>,
     /// Topics the broker did not answer about, and when it was last asked.
     unanswered: HashMap<String, Instant>,
@@ -39,9 +41,15 @@ impl TopicMaker {
             embedded,
             partitions,
             replication,
+            topic_config: Vec::new(),
             known: HashSet::new(),
             unanswered: HashMap::new(),
         }
+    }
+
+    pub fn with_topic_config(mut self, name: &'static str, value: &'static str) -> TopicMaker {
+        self.topic_config.push((name, value));
+        self
     }
 
     /// Makes sure `topic` exists; Err carries the broker's refusal for STATUS. `exists` asks
@@ -76,10 +84,13 @@ impl TopicMaker {
         let Some(admin) = &self.admin else {
             return Err(Error::Kafka("no admin client".to_string()));
         };
-        let new_topic = NewTopic::new(
-            topic,
-            self.partitions,
-            TopicReplication::Fixed(self.replication),
+        let new_topic = self.topic_config.iter().fold(
+            NewTopic::new(
+                topic,
+                self.partitions,
+                TopicReplication::Fixed(self.replication),
+            ),
+            |new_topic, (name, value)| new_topic.set(name, value),
         );
         let options = AdminOptions::new()
             .operation_timeout(Some(Duration::from_secs(10)))

@@ -20,8 +20,9 @@ use std::time::Duration;
 pub struct Changed {
     /// Each changed key with the last event seen for it (`set`, `hset`, `del`, `expired`...).
     pub keys: HashMap<Vec<u8>, String>,
-    /// Marks were dropped (too many, or the dataset was flushed, swapped or reloaded): every
-    /// matching key must be looked at again, and keys gone since must get their tombstones.
+    /// Marks were dropped (too many to keep): every matching key must be looked at again, and
+    /// keys gone since must get their tombstones. (FLUSHALL and SWAPDB of database 0 need
+    /// nothing here: they take the source's own definition with them.)
     pub rescan: bool,
 }
 
@@ -63,15 +64,6 @@ impl KeyChanges {
                 changed.rescan = true;
             }
         }
-        drop(changed);
-        let _ = self.ring.try_send(());
-    }
-
-    /// Drops the marks and asks for a rescan of every matching key.
-    pub fn rescan(&self) {
-        let mut changed = self.changed.lock();
-        changed.keys = HashMap::new();
-        changed.rescan = true;
         drop(changed);
         let _ = self.ring.try_send(());
     }
@@ -130,13 +122,6 @@ pub fn remove(changes: &Arc<KeyChanges>) {
     let mut trackers = TRACKERS.write();
     trackers.retain(|c| !Arc::ptr_eq(c, changes));
     ANY.store(!trackers.is_empty(), Ordering::Release);
-}
-
-/// FLUSHDB, FLUSHALL, SWAPDB and a reload change keys without a per-key event.
-pub fn rescan_all() {
-    for changes in TRACKERS.read().iter() {
-        changes.rescan();
-    }
 }
 
 /// Events that leave the value as it was: TTL changes.

@@ -98,6 +98,7 @@ pub fn run(
         read: CallOptionsBuilder::new().errors_as_replies().build(),
         in_flight: HashMap::new(),
         in_flight_bytes: 0,
+        todo: Vec::new(),
         next_sequence: 0,
         dead_letters: None,
         backoff: Duration::from_millis(50),
@@ -149,6 +150,8 @@ struct KeysWorker<'a> {
     read: CallOptions,
     in_flight: HashMap<usize, InFlight>,
     in_flight_bytes: usize,
+    /// Keys taken from the marks (or found by a reconcile) and not sent yet.
+    todo: Vec<(Vec<u8>, String)>,
     next_sequence: usize,
     dead_letters: Option<DeadLetters>,
     backoff: Duration,
@@ -160,12 +163,14 @@ impl<'a> KeysWorker<'a> {
     }
 
     fn ensure_topic(&mut self) {
+        // Compacted, so the topic keeps each key's latest record (tombstones drop the key).
         let mut topics = TopicMaker::new(
             &self.shared.brokers,
             &self.spec.config,
             self.spec.partitions,
             self.spec.replication,
-        );
+        )
+        .with_topic_config("cleanup.policy", "compact");
         let forwarder = &self.forwarder;
         if let Err(e) = topics.ensure(&self.topic, |t| forwarder.topic_exists(t), self.run.flag()) {
             self.shared.life.set_last_error(e);
@@ -224,43 +229,15 @@ impl<'a> KeysWorker<'a> {
             }
             let changed = self.shared.changes.take();
             if changed.rescan {
+                // The reconcile covers every key, marked or not.
                 self.shared.changes.set_needs_reconcile(true);
-                for (key, event) in changed.keys {
-                    self.shared.changes.put_back(key, event);
-                }
                 if !self.reconcile() {
                     return;
                 }
                 continue;
             }
-            let mut keys: Vec<(Vec<u8>, String)> = changed.keys.into_iter().collect();
-            while !keys.is_empty() {
-                if !self.room_to_send() {
-                    if !self.settle(Duration::from_millis(5)) {
-                        return;
-                    }
-                    if self.run.ending() {
-                        break;
-                    }
-                    continue;
-                }
-                let Some(reads) = self.read_slice(&mut keys) else {
-                    break;
-                };
-                for read in reads {
-                    if !self.send_read(read) {
-                        return;
-                    }
-                }
-                if !self.settle(Duration::ZERO) {
-                    return;
-                }
-            }
-            // Whatever a stop left unread stays marked for the next run.
-            for (key, event) in keys {
-                self.shared.changes.put_back(key, event);
-            }
-            if !self.settle(Duration::ZERO) {
+            self.todo.extend(changed.keys);
+            if !self.send_todo() {
                 return;
             }
             if self.in_flight.is_empty() && self.shared.changes.pending() == 0 {
@@ -274,13 +251,45 @@ impl<'a> KeysWorker<'a> {
         }
     }
 
+    /// Reads and sends every key in `todo`, a slice at a time; false when the run must end
+    /// (what is left stays in `todo` for `finish`).
+    fn send_todo(&mut self) -> bool {
+        while !self.todo.is_empty() {
+            if !self.wait_for_room() {
+                return false;
+            }
+            let mut todo = std::mem::take(&mut self.todo);
+            let reads = self.read_slice(&mut todo);
+            self.todo = todo;
+            let Some(reads) = reads else {
+                return false;
+            };
+            if !self.send_reads(reads) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends each read in turn; when one ends the run, the rest go back to `todo`.
+    fn send_reads(&mut self, reads: Vec<Read>) -> bool {
+        let mut reads = reads.into_iter();
+        while let Some(read) = reads.next() {
+            if !self.send_read(read) {
+                self.todo.extend(reads.map(|r| (r.key, r.event)));
+                return false;
+            }
+        }
+        true
+    }
+
     fn room_to_send(&self) -> bool {
         self.in_flight.len() < MAX_IN_FLIGHT
             && self.in_flight_bytes < settings::source_inflight_max_bytes()
     }
 
     /// Reads keys from the end of `keys` under one hold of the lock, within the slice limits.
-    fn read_slice(&mut self, keys: &mut Vec<(Vec<u8>, String)>) -> Option<Vec<Read>> {
+    fn read_slice(&self, keys: &mut Vec<(Vec<u8>, String)>) -> Option<Vec<Read>> {
         let guard = self.lock()?;
         let started = Instant::now();
         let limit = Duration::from_micros(settings::SLICE_MAX_MICROS.positive() as u64);
@@ -305,7 +314,7 @@ impl<'a> KeysWorker<'a> {
                 add(&self.shared.counters.ignored, 1);
                 ("none", None)
             }
-            Err(Error::Record(message)) => return self.pass_over(&key, None, &message),
+            Err(Error::Record(message)) => return self.pass_over(&key, &event, None, &message),
             Err(e) => {
                 // Redis could not be read (a module refused, say): try the key again later.
                 self.shared.life.set_last_error(&e);
@@ -338,11 +347,12 @@ impl<'a> KeysWorker<'a> {
                 }
                 Sent::Full => {
                     if !self.settle(Duration::from_millis(10)) {
+                        self.todo.push((key, event));
                         return false;
                     }
                 }
                 Sent::Refused(failure) if failure.permanent => {
-                    return self.pass_over(&key, value.as_deref(), &failure.message);
+                    return self.pass_over(&key, &event, value.as_deref(), &failure.message);
                 }
                 Sent::Refused(failure) => {
                     self.shared.life.set_last_error(&failure.message);
@@ -385,7 +395,7 @@ impl<'a> KeysWorker<'a> {
             Err(Failure {
                 message,
                 permanent: true,
-            }) => self.pass_over(&sent.key, None, &message),
+            }) => self.pass_over(&sent.key, &sent.event, None, &message),
             Err(Failure { message, .. }) => {
                 // The broker was away too long: read the key again and send what it holds then.
                 self.shared.life.set_last_error(&message);
@@ -396,12 +406,14 @@ impl<'a> KeysWorker<'a> {
         }
     }
 
-    /// A key whose value cannot go to the topic for good (too large, refused): ON-ERROR.
-    fn pass_over(&mut self, key: &[u8], value: Option<&[u8]>, error: &str) -> bool {
+    /// A key whose value cannot go to the topic for good (too large, refused): ON-ERROR. Under
+    /// FAIL the key stays marked, so the next run meets it again.
+    fn pass_over(&mut self, key: &[u8], event: &str, value: Option<&[u8]>, error: &str) -> bool {
         add(&self.shared.counters.errors, 1);
         let message = format!("key {}: {error}", String::from_utf8_lossy(key));
         match &self.spec.on_error {
             OnError::Fail => {
+                self.todo.push((key.to_vec(), event.to_string()));
                 self.shared.life.fail(self.run, &message);
                 false
             }
@@ -415,6 +427,7 @@ impl<'a> KeysWorker<'a> {
             OnError::Dlq(topic) => {
                 let topic = topic.clone();
                 if !self.send_dead_letter(&topic, key, value, error) {
+                    self.todo.push((key.to_vec(), event.to_string()));
                     return false;
                 }
                 add(&self.shared.counters.dlq, 1);
@@ -490,18 +503,17 @@ impl<'a> KeysWorker<'a> {
             let Some((next, reads)) = self.scan_step(&cursor) else {
                 return false;
             };
-            for read in reads {
-                let known = latest.remove(&read.key);
-                if let (Some(Some(fingerprint)), Ok(KeyValue::Present { kind, value })) =
-                    (known, &read.value)
-                {
-                    if readback::fingerprint(kind.as_bytes(), value) == fingerprint {
-                        continue;
-                    }
-                }
-                if !self.wait_for_room() || !self.send_read(read) {
-                    return false;
-                }
+            let stale: Vec<Read> = reads
+                .into_iter()
+                .filter(|read| {
+                    let known = latest.remove(&read.key);
+                    !matches!((known, &read.value),
+                        (Some(Some(fingerprint)), Ok(KeyValue::Present { kind, value }))
+                            if readback::fingerprint(kind.as_bytes(), value) == fingerprint)
+                })
+                .collect();
+            if !self.wait_for_room() || !self.send_reads(stale) {
+                return false;
             }
             if next == "0" {
                 break;
@@ -509,23 +521,14 @@ impl<'a> KeysWorker<'a> {
             cursor = next;
         }
         // Keys the topic shows alive that the scan did not meet: gone, unless written since.
-        let mut rest: Vec<(Vec<u8>, String)> = latest
-            .into_iter()
-            .filter(|(_, state)| state.is_some())
-            .map(|(key, _)| (key, SNAPSHOT_EVENT.to_string()))
-            .collect();
-        while !rest.is_empty() {
-            if !self.wait_for_room() {
-                return false;
-            }
-            let Some(reads) = self.read_slice(&mut rest) else {
-                return false;
-            };
-            for read in reads {
-                if !self.send_read(read) {
-                    return false;
-                }
-            }
+        self.todo.extend(
+            latest
+                .into_iter()
+                .filter(|(_, state)| state.is_some())
+                .map(|(key, _)| (key, SNAPSHOT_EVENT.to_string())),
+        );
+        if !self.send_todo() {
+            return false;
         }
         self.shared.changes.set_needs_reconcile(false);
         true
@@ -611,11 +614,12 @@ impl<'a> KeysWorker<'a> {
                 }
             }
         }
-        if !self.in_flight.is_empty() {
-            self.shared.changes.set_needs_reconcile(true);
-            for (_, sent) in self.in_flight.drain() {
-                self.shared.changes.put_back(sent.key, sent.event);
-            }
+        // Unsettled keys are marked again; a dropped producer purges what it still queued.
+        for (key, event) in self.todo.drain(..) {
+            self.shared.changes.put_back(key, event);
+        }
+        for (_, sent) in self.in_flight.drain() {
+            self.shared.changes.put_back(sent.key, sent.event);
         }
     }
 
