@@ -687,7 +687,7 @@ fn changes_from_scripts_transactions_and_renames_are_carried() {
     cmd::<String>(&mut conn, &["LPOP", "p:list"]);
     wait_until("all forwarded", DEADLINE, || {
         let (latest, _) = read_latest(&bootstrap, "paths");
-        latest.get(b"p:new".as_slice()).is_some() && latest.get(b"p:list".as_slice()) == Some(&None)
+        latest.contains_key(b"p:new".as_slice()) && latest.get(b"p:list".as_slice()) == Some(&None)
     });
     let (latest, _) = read_latest(&bootstrap, "paths");
     assert_eq!(
