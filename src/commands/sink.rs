@@ -5,7 +5,7 @@ use crate::commands::{command_args, error, new_bridge};
 use crate::kafka::brokers;
 use crate::kafka::config;
 use crate::kafka::redact::redacted_config;
-use crate::spec::sink::Subscription;
+use crate::spec::sink::{SinkSpec, SinkType, Subscription};
 use crate::spec::sink_parse::parse_sink_create;
 use crate::store::definitions::Kind;
 use redis_module::{
@@ -50,15 +50,15 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             ("topics", topics.into()),
             ("pattern", pattern.into()),
             ("type", spec.sink_type.name().into()),
-            ("key", spec.key.source().into()),
+            target(spec),
         ];
         if spec.sink_type.has_members() {
             fields.push(("member", spec.member.source().into()));
         }
-        if spec.sink_type == crate::spec::sink::SinkType::Zset {
+        if spec.sink_type == SinkType::Zset {
             fields.push(("score", spec.score.source().into()));
         }
-        if spec.sink_type == crate::spec::sink::SinkType::List {
+        if spec.sink_type == SinkType::List {
             fields.push((
                 "push",
                 (if spec.push_left { "LEFT" } else { "RIGHT" }).into(),
@@ -90,6 +90,15 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 .collect(),
         )
     })))
+}
+
+/// Where records go: the key template, or PUBLISH's channel template.
+fn target(spec: &SinkSpec) -> (&'static str, RedisValue) {
+    if spec.sink_type == SinkType::Publish {
+        ("channel", spec.channel.source().into())
+    } else {
+        ("key", spec.key.source().into())
+    }
 }
 
 fn command_exists(ctx: &Context, command: &str) -> bool {

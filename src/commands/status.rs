@@ -9,6 +9,7 @@ use crate::kafka::embedded;
 use crate::lifecycle::{self, Lifecycle};
 use crate::module::cluster_bus::{NodeId, STATUS_ASK, STATUS_REPLY};
 use crate::runtime::text::quoted;
+use crate::spec::sink::SinkType;
 use crate::spec::source::Feed;
 use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
 
@@ -205,6 +206,13 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
     fields.extend([
         "topics".into(),
         entry.spec.subscription.describe().into(),
+        "type".into(),
+        entry.spec.sink_type.name().into(),
+    ]);
+    if entry.spec.sink_type == SinkType::Publish {
+        fields.extend(["channel".into(), entry.spec.channel.source().into()]);
+    }
+    fields.extend([
         "tasks".into(),
         RedisValue::Integer(entry.spec.tasks as i64),
         "records".into(),

@@ -24,14 +24,20 @@ fn spec(g: &mut Gen) -> SinkSpec {
         "${offset}",
         "__kafka:${key}",
     ]);
-    args.extend([b"KEY".to_vec(), key.as_bytes().to_vec()]);
+    // PUBLISH has no key: the same templates name its channel.
+    let target = if sink_type == "PUBLISH" {
+        "CHANNEL"
+    } else {
+        "KEY"
+    };
+    args.extend([target.as_bytes().to_vec(), key.as_bytes().to_vec()]);
     if matches!(sink_type, "LIST" | "SET" | "ZSET") && g.chance(50) {
         args.extend([b"MEMBER".to_vec(), b"${value.n}".to_vec()]);
     }
     if sink_type == "ZSET" && g.chance(50) {
         args.extend([b"SCORE".to_vec(), b"${value.n}".to_vec()]);
     }
-    if g.chance(30) {
+    if sink_type != "PUBLISH" && g.chance(30) {
         args.extend([b"TTL".to_vec(), b"60".to_vec()]);
     }
     parse_sink_create(Args::new(args)).expect("generated spec parses")

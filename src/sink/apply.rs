@@ -16,7 +16,8 @@ pub struct Pending {
     pub partition: usize,
     pub offset: i64,
     /// On Redis Cluster, the hash slot that decides which primary applies the record: its
-    /// target key's, or for a record without one (a mapping error), its Kafka key's.
+    /// target key's (a PUBLISH's channel's), or for a record without one (a mapping error),
+    /// its Kafka key's.
     pub hash_slot: u16,
     pub mapped: Result<Mapped, Error>,
 }

@@ -59,7 +59,12 @@ pub enum Write {
         timestamp: Vec<u8>,
         value: Vec<u8>,
     },
-    /// A tombstone for an append-only type: nothing to write, counted as skipped.
+    /// Sent to the channel's subscribers; writes no key.
+    Publish {
+        channel: Vec<u8>,
+        message: Vec<u8>,
+    },
+    /// A tombstone for an append-only type or PUBLISH: nothing to write, counted as skipped.
     Skip,
     /// Already dealt with by the error policy (skipped or sent to the DLQ): nothing to write.
     Resolved,
@@ -87,6 +92,7 @@ impl Write {
                 timestamp,
                 value,
             } => ("TS.ADD", vec![key, timestamp, value]),
+            Write::Publish { channel, message } => ("PUBLISH", vec![channel, message]),
             Write::Skip | Write::Resolved => return None,
         })
     }
@@ -106,7 +112,17 @@ impl Write {
             | Write::ZAdd { key, .. }
             | Write::ZRemove { key, .. }
             | Write::TsAdd { key, .. } => Some(key),
-            Write::Skip | Write::Resolved => None,
+            Write::Publish { .. } | Write::Skip | Write::Resolved => None,
+        }
+    }
+
+    /// On Redis Cluster, the name whose hash slot picks the one primary that applies the
+    /// write: its key, or a PUBLISH's channel (a PUBLISH on any primary reaches the whole
+    /// cluster's subscribers, so exactly one may send it).
+    pub fn slot_name(&self) -> Option<&[u8]> {
+        match self {
+            Write::Publish { channel, .. } => Some(channel),
+            _ => self.key(),
         }
     }
 
@@ -165,6 +181,7 @@ impl Mapped {
 pub struct Mapper {
     sink_type: SinkType,
     key: Template,
+    channel: Template,
     member: Template,
     score: Template,
     push_left: bool,
@@ -176,6 +193,7 @@ impl Mapper {
         Mapper {
             sink_type: spec.sink_type,
             key: spec.key.clone(),
+            channel: spec.channel.clone(),
             member: spec.member.clone(),
             score: spec.score.clone(),
             push_left: spec.push_left,
@@ -184,6 +202,9 @@ impl Mapper {
     }
 
     fn needs_json(&self) -> bool {
+        if self.sink_type == SinkType::Publish {
+            return self.channel.needs_json();
+        }
         let templates_need_json = self.key.needs_json()
             || (self.sink_type.has_members() && self.member.needs_json())
             || (self.sink_type == SinkType::Zset && self.score.needs_json());
@@ -195,7 +216,11 @@ impl Mapper {
     }
 
     pub fn map(&self, record: &Record<'_>) -> Result<Mapped, Error> {
-        let ttl = self.ttl_for(record)?;
+        // PUBLISH writes no key: a `redis.ttl` header has nothing to expire, so it is not read.
+        let ttl = match self.sink_type.writes_keys() {
+            true => self.ttl_for(record)?,
+            false => None,
+        };
         let write = self.write_for(record)?;
         if write.key().is_some_and(is_reserved) {
             return Err(Error::Record(
@@ -240,9 +265,16 @@ impl Mapper {
         };
         let json = json.as_ref();
         if record.value.is_none()
-            && matches!(self.sink_type, SinkType::Stream | SinkType::Timeseries)
+            && matches!(
+                self.sink_type,
+                SinkType::Stream | SinkType::Timeseries | SinkType::Publish
+            )
         {
             return Ok(Write::Skip);
+        }
+        if let (SinkType::Publish, Some(value)) = (self.sink_type, record.value) {
+            // Before the key is rendered: PUBLISH has none.
+            return self.publish(record, json, value);
         }
         let key = self.key.render(record, json)?;
         let member = || self.member.render(record, json);
@@ -316,6 +348,19 @@ impl Mapper {
                     .map_or_else(|| b"*".to_vec(), |ts| ts.to_string().into_bytes()),
                 value: number(value, "value")?,
             },
+            SinkType::Publish => self.publish(record, json, value)?,
+        })
+    }
+
+    fn publish(
+        &self,
+        record: &Record<'_>,
+        json: Option<&Value>,
+        value: &[u8],
+    ) -> Result<Write, Error> {
+        Ok(Write::Publish {
+            channel: self.channel.render(record, json)?,
+            message: value.to_vec(),
         })
     }
 }
@@ -559,6 +604,43 @@ mod tests {
             .map(&rec(Some(b"cpu"), Some(b"hot")))
             .unwrap_err()
             .contains("value is not a number"));
+    }
+
+    #[test]
+    fn publish_sends_the_raw_value_on_the_rendered_channel() {
+        let m = mapper("TYPE PUBLISH");
+        let binary = b"a\x00b\r\n\xff";
+        let w = write(&m, rec(Some(b"k"), Some(binary)));
+        assert_eq!(
+            w,
+            Write::Publish {
+                channel: b"t".to_vec(),
+                message: binary.to_vec()
+            }
+        );
+        assert_eq!(w.command().unwrap().0, "PUBLISH");
+        assert_eq!((w.key(), w.expiring_key()), (None, None));
+        assert_eq!(w.slot_name(), Some(&b"t"[..]));
+        let templated = mapper("TYPE PUBLISH CHANNEL ev:${key}:${value.kind}");
+        assert_eq!(
+            command(&templated, rec(Some(b"u1"), Some(br#"{"kind":"click"}"#))),
+            cmd("PUBLISH", &["ev:u1:click", r#"{"kind":"click"}"#])
+        );
+        assert!(templated
+            .map(&rec(Some(b"u1"), Some(b"not json")))
+            .unwrap_err()
+            .contains("not JSON"));
+    }
+
+    #[test]
+    fn publish_skips_tombstones_and_ignores_ttl_headers() {
+        let m = mapper("TYPE PUBLISH CHANNEL ${value.kind}");
+        assert_eq!(write(&m, rec(Some(b"k"), None)), Write::Skip);
+        let mut r = rec(Some(b"k"), Some(br#"{"kind":"a"}"#));
+        r.ttl_header = Some(b"soon");
+        let mapped = m.map(&r).unwrap();
+        assert_eq!(mapped.ttl, None);
+        assert_eq!(mapped.bytes, 1 + r.value.unwrap().len());
     }
 
     #[test]

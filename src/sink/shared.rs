@@ -28,7 +28,7 @@ pub struct Counters {
     pub records: AtomicU64,
     /// Records that could not be applied (whatever the policy did with them).
     pub errors: AtomicU64,
-    /// Records passed over: tombstones for STREAM/TIMESERIES, and errors under ON-ERROR SKIP.
+    /// Records passed over: tombstones for STREAM/TIMESERIES/PUBLISH, and errors under ON-ERROR SKIP.
     pub skipped: AtomicU64,
     /// Records sent to the dead-letter topic.
     pub dlq: AtomicU64,

@@ -202,7 +202,7 @@ impl<'a> Worker<'a> {
         let mapped = self.mapper.map(&record);
         self.batch_bytes += mapped.as_ref().map_or(size, |m| m.bytes);
         let hash_slot = if self.on_cluster {
-            match mapped.as_ref().ok().and_then(|m| m.write.key()) {
+            match mapped.as_ref().ok().and_then(|m| m.write.slot_name()) {
                 Some(key) => key_slot(key),
                 None => record_slot(&record),
             }
@@ -612,7 +612,7 @@ impl<'a> Worker<'a> {
     }
 }
 
-/// The slot of a record that has no target key (a mapping error or a tombstone passed over):
+/// The slot of a record with neither key nor channel (a mapping error, a tombstone passed over):
 /// its Kafka key's, or its partition's, so exactly one primary handles it.
 fn record_slot(record: &Record<'_>) -> u16 {
     match record.key {

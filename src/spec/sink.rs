@@ -13,10 +13,12 @@ pub enum SinkType {
     Set,
     Zset,
     Timeseries,
+    /// PUBLISH each record's value on a channel: writes no key.
+    Publish,
 }
 
 impl SinkType {
-    pub const ALL: [SinkType; 8] = [
+    pub const ALL: [SinkType; 9] = [
         SinkType::String,
         SinkType::Hash,
         SinkType::Json,
@@ -25,6 +27,7 @@ impl SinkType {
         SinkType::Set,
         SinkType::Zset,
         SinkType::Timeseries,
+        SinkType::Publish,
     ];
 
     pub fn parse(word: &str) -> Option<SinkType> {
@@ -42,12 +45,18 @@ impl SinkType {
             SinkType::Set => "SET",
             SinkType::Zset => "ZSET",
             SinkType::Timeseries => "TIMESERIES",
+            SinkType::Publish => "PUBLISH",
         }
     }
 
     /// Types whose records add members to one collection key rather than owning a key each.
     pub fn has_members(self) -> bool {
         matches!(self, SinkType::List | SinkType::Set | SinkType::Zset)
+    }
+
+    /// Whether records become key writes (KEY, TTL apply); PUBLISH sends them on a channel.
+    pub fn writes_keys(self) -> bool {
+        self != SinkType::Publish
     }
 
     pub fn default_key_template(self) -> &'static str {
@@ -122,7 +131,10 @@ pub struct SinkSpec {
     pub group: String,
     pub start: StartFrom,
     pub sink_type: SinkType,
+    /// Unused by PUBLISH, which writes no key.
     pub key: Template,
+    /// PUBLISH: the channel each record's value is published on.
+    pub channel: Template,
     /// LIST/SET/ZSET member.
     pub member: Template,
     /// ZSET score.

@@ -18,6 +18,7 @@ struct Options {
     start: Option<StartFrom>,
     sink_type: Option<SinkType>,
     key: Option<Template>,
+    channel: Option<Template>,
     member: Option<Template>,
     score: Option<Template>,
     push_left: Option<bool>,
@@ -51,6 +52,7 @@ pub fn parse_sink_create(mut args: Args) -> Result<SinkSpec, Error> {
         start: o.start.unwrap_or(StartFrom::Earliest),
         sink_type,
         key: template(o.key, sink_type.default_key_template())?,
+        channel: template(o.channel, "${topic}")?,
         member: template(o.member, "${key}")?,
         score: template(o.score, "${value}")?,
         push_left: o.push_left.unwrap_or(false),
@@ -110,6 +112,7 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
             set_once(&mut o.sink_type, parsed, option)
         }
         "KEY" => set_once(&mut o.key, template(option, &value_for(args)?)?, option),
+        "CHANNEL" => set_once(&mut o.channel, template(option, &value_for(args)?)?, option),
         "MEMBER" => set_once(&mut o.member, template(option, &value_for(args)?)?, option),
         "SCORE" => set_once(&mut o.score, template(option, &value_for(args)?)?, option),
         "PUSH" => {
@@ -171,6 +174,17 @@ fn template(option: &str, text: &str) -> Result<Template, Error> {
 /// Options that only make sense for some types are rejected elsewhere, so typos surface.
 fn check_type_options(sink_type: SinkType, o: &Options) -> Result<(), Error> {
     let name = sink_type.name();
+    if !sink_type.writes_keys() {
+        let given = [("KEY", o.key.is_some()), ("TTL", o.ttl.is_some())];
+        if let Some((option, _)) = given.into_iter().find(|(_, given)| *given) {
+            return arg_error(format!(
+                "{option} does not apply to TYPE {name}, which writes no key (its records go to CHANNEL <template>)"
+            ));
+        }
+    }
+    if o.channel.is_some() && sink_type != SinkType::Publish {
+        return arg_error(format!("CHANNEL applies to TYPE PUBLISH, not {name}"));
+    }
     if o.member.is_some() && !sink_type.has_members() {
         return arg_error(format!(
             "MEMBER applies to TYPE LIST, SET or ZSET, not {name}"
@@ -251,6 +265,56 @@ mod tests {
         assert_eq!(spec.member.source(), "${value.user}");
         assert_eq!(spec.score.source(), "${value.points}");
         assert!(parse("s TOPICS t TYPE LIST PUSH LEFT").unwrap().push_left);
+    }
+
+    #[test]
+    fn publish_takes_a_channel_template_defaulting_to_the_topic() {
+        let spec = parse("s TOPICS t TYPE publish").unwrap();
+        assert_eq!(spec.sink_type, SinkType::Publish);
+        assert_eq!(spec.channel.source(), "${topic}");
+        let spec =
+            parse("s CHANNEL ev:${key}:${value.kind} TOPICS t TYPE PUBLISH ON-ERROR SKIP").unwrap();
+        assert_eq!(spec.channel.source(), "ev:${key}:${value.kind}");
+        assert_eq!(spec.on_error, OnError::Skip);
+    }
+
+    #[test]
+    fn publish_refuses_key_options_and_other_types_refuse_channel() {
+        let cases = [
+            ("TYPE PUBLISH KEY k", "KEY does not apply to TYPE PUBLISH"),
+            ("TYPE PUBLISH TTL 5", "TTL does not apply to TYPE PUBLISH"),
+            (
+                "TYPE PUBLISH MEMBER ${key}",
+                "MEMBER applies to TYPE LIST, SET or ZSET, not PUBLISH",
+            ),
+            (
+                "TYPE PUBLISH SCORE ${value}",
+                "SCORE applies to TYPE ZSET, not PUBLISH",
+            ),
+            (
+                "TYPE PUBLISH PUSH LEFT",
+                "PUSH applies to TYPE LIST, not PUBLISH",
+            ),
+            ("CHANNEL c", "CHANNEL applies to TYPE PUBLISH, not STRING"),
+            (
+                "TYPE STREAM CHANNEL c",
+                "CHANNEL applies to TYPE PUBLISH, not STREAM",
+            ),
+            (
+                "TYPE PUBLISH CHANNEL ${nope}",
+                "CHANNEL: unknown placeholder",
+            ),
+            ("TYPE PUBLISH CHANNEL a CHANNEL b", "CHANNEL given twice"),
+        ];
+        for (options, expected) in cases {
+            let err = parse(&format!("s TOPICS t {options}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(expected),
+                "'{options}': got '{err}', want '{expected}'"
+            );
+        }
     }
 
     #[test]
