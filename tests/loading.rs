@@ -17,6 +17,7 @@ fn module_load_and_unload_with_a_running_sink_leaves_no_thread() {
     });
     let mut conn = redis.conn();
     let baseline = redis.threads();
+    let names = redis.thread_names();
     let path = module_path().display().to_string();
     for round in 0..2 {
         assert_eq!(cmd::<String>(&mut conn, &["MODULE", "LOAD", &path]), "OK");
@@ -45,9 +46,15 @@ fn module_load_and_unload_with_a_running_sink_leaves_no_thread() {
             cmd::<String>(&mut conn, &["MODULE", "UNLOAD", "kafka"]),
             "OK"
         );
-        wait_until("threads back to baseline", DEADLINE, || {
-            redis.threads() == baseline
-        });
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while redis.threads() != baseline {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "threads not back to baseline {names:?}: {:?}",
+                redis.thread_names()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         assert_eq!(cmd::<String>(&mut conn, &["PING"]), "PONG");
         cmd::<i64>(
             &mut conn,

@@ -358,6 +358,18 @@ impl RedisServer {
 
     /// Threads of the server process, leaving out jemalloc's background threads, whose number
     /// grows with allocation activity on its own.
+    /// The names of the server's threads, for messages.
+    pub fn thread_names(&self) -> Vec<String> {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
+            return Vec::new();
+        };
+        tasks
+            .filter_map(|t| t.ok())
+            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+            .map(|name| name.trim().to_string())
+            .collect()
+    }
+
     pub fn threads(&self) -> usize {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
             return 0;
