@@ -712,3 +712,39 @@ fn changes_from_scripts_transactions_and_renames_are_carried() {
         "SNAPSHOT NO sends only changes"
     );
 }
+
+#[test]
+fn a_promoted_replica_reconciles_what_the_dead_primary_had_not_sent() {
+    let kafka = MockKafka::new();
+    let bootstrap = kafka.bootstrap();
+    let mut primary = RedisServer::start();
+    let replica = RedisServer::start();
+    let mut p = primary.conn();
+    let mut r = replica.conn();
+    cmd::<String>(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
+    );
+    create_keys_source(&mut p, &bootstrap, "fo", &["KEYS", "fo:*", "TOPIC", "fo"]);
+    wait_until("definition replicated", DEADLINE, || {
+        try_cmd::<Vec<Value>>(&mut r, &["KAFKA.STATUS", "fo"]).is_ok()
+    });
+    for n in 0..500 {
+        cmd::<String>(&mut p, &["SET", &format!("fo:{n}"), "one"]);
+    }
+    wait_mirrored(&mut p, &bootstrap, "fo", "fo:");
+    // Changes the primary never sends: it is paused, then dies.
+    cmd::<String>(&mut p, &["KAFKA.SOURCE.PAUSE", "fo"]);
+    for n in 0..100 {
+        cmd::<i64>(&mut p, &["DEL", &format!("fo:{n}")]);
+        cmd::<String>(&mut p, &["SET", &format!("fo:{}", 100 + n), "two"]);
+    }
+    wait_until("replica caught up", DEADLINE, || {
+        cmd::<i64>(&mut r, &["DBSIZE"]) == cmd::<i64>(&mut p, &["DBSIZE"])
+    });
+    primary.kill9();
+    cmd::<String>(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    cmd::<String>(&mut r, &["KAFKA.SOURCE.RESUME", "fo"]);
+    cmd::<String>(&mut r, &["SET", "fo:after", "three"]);
+    wait_mirrored(&mut r, &bootstrap, "fo", "fo:");
+}

@@ -9,6 +9,7 @@
 mod baseline;
 mod config;
 mod kafka;
+mod keys_source;
 mod probes;
 mod servers;
 mod sink;
@@ -73,6 +74,7 @@ struct Runs {
     quarter_rss: Vec<f64>,
     latency: Vec<sink::SinkLatencyRun>,
     source: Vec<source::SourceRun>,
+    keys: Vec<keys_source::KeysRun>,
     raw_produce: Vec<f64>,
 }
 
@@ -183,6 +185,16 @@ fn run_round(ctx: &Ctx, round: usize, runs: &mut Runs) {
     ));
     runs.source.push(source);
 
+    let keys = keys_source::keys_source(ctx);
+    progress(&format!(
+        "{tag} KEYS source: snapshot {} keys/s, live {} changes/s, SET p99 {} → {} µs",
+        count(keys.snapshot_rate),
+        count(keys.changes_rate),
+        micros(keys.set_without.p99),
+        micros(keys.set_with.p99)
+    ));
+    runs.keys.push(keys);
+
     let topic = ctx.unique("bench-produce");
     kafka::create_topic(&bootstrap, &topic, cfg.partitions);
     let seconds = kafka::raw_produce(&bootstrap, &topic, cfg.records, ctx.workload).as_secs_f64();
@@ -253,6 +265,12 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
     };
     let (xadd_without, xadd_with) = (src_lat(|s| s.xadd_without), src_lat(|s| s.xadd_with));
     let forwarded = src(|s| s.forwarded_rate);
+    let keys =
+        |f: fn(&keys_source::KeysRun) -> f64| median(&runs.keys.iter().map(f).collect::<Vec<_>>());
+    let keys_lat = |f: fn(&keys_source::KeysRun) -> Latency| {
+        Latency::median(&runs.keys.iter().map(f).collect::<Vec<_>>())
+    };
+    let (set_without, set_with) = (keys_lat(|k| k.set_without), keys_lat(|k| k.set_with));
     let produce = median(&runs.raw_produce);
     let rss_n = median(&runs.string_rss);
     let rss_quarter = median(&runs.quarter_rss);
@@ -359,6 +377,34 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
             micros(xadd_with.p999),
             format!("without {}", micros(xadd_without.p999)),
             ratio(xadd_with.p999, xadd_without.p999, Target::None),
+        ),
+        Row::plain(
+            "SET pipelined rec/s (no source)",
+            count(keys(|k| k.set_rate)),
+        ),
+        Row::new(
+            "KEYS source snapshot keys/s",
+            count(keys(|k| k.snapshot_rate)),
+            format!("raw produce {}", count(produce)),
+            ratio(keys(|k| k.snapshot_rate), produce, Target::None),
+        ),
+        Row::new(
+            "KEYS source live changes/s (distinct keys)",
+            count(keys(|k| k.changes_rate)),
+            format!("raw produce {}", count(produce)),
+            ratio(keys(|k| k.changes_rate), produce, Target::None),
+        ),
+        Row::new(
+            "SET p50 µs with KEYS source",
+            micros(set_with.p50),
+            format!("without {}", micros(set_without.p50)),
+            ratio(set_with.p50, set_without.p50, Target::None),
+        ),
+        Row::new(
+            "SET p99 µs with KEYS source",
+            micros(set_with.p99),
+            format!("without {}", micros(set_without.p99)),
+            ratio(set_with.p99, set_without.p99, Target::None),
         ),
         Row::new(
             &format!("peak RSS MiB sink STRING (N={n})"),
