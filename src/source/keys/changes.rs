@@ -1,8 +1,9 @@
 //! The keyspace side of KEYS sources: a change to a matching key only marks it changed (with
 //! the name of the last event) and wakes the worker, which reads the key's current value later
 //! under the lock. Marks coalesce per key, so a hot key costs one entry. The set is bounded by
-//! `kafka.source-changes-max-keys`; past it the marks are dropped and the worker rescans every
-//! matching key instead, so an overflow costs work, never a change.
+//! `kafka.source-changes-max-keys` (and its key names by `kafka.source-inflight-max-bytes`);
+//! past it the marks are dropped and the worker reconciles every matching key instead, so an
+//! overflow costs work, never a change.
 
 use crate::settings;
 use crate::spec::glob::glob_match;
@@ -24,6 +25,24 @@ pub struct Changed {
     /// keys gone since must get their tombstones. (FLUSHALL and SWAPDB of database 0 need
     /// nothing here: they take the source's own definition with them.)
     pub rescan: bool,
+    /// Bytes of the key names held, bounded by `kafka.source-inflight-max-bytes`.
+    bytes: usize,
+}
+
+impl Changed {
+    /// Adds a key unless the bounds are reached; then drops every mark for a rescan.
+    fn add(&mut self, key: Vec<u8>, event: String) {
+        if self.keys.len() < settings::source_changes_max_keys()
+            && self.bytes + key.len() <= settings::source_inflight_max_bytes()
+        {
+            self.bytes += key.len();
+            self.keys.insert(key, event);
+        } else {
+            self.keys = HashMap::new();
+            self.bytes = 0;
+            self.rescan = true;
+        }
+    }
 }
 
 pub struct KeyChanges {
@@ -57,11 +76,8 @@ impl KeyChanges {
                     last.clear();
                     last.push_str(event);
                 }
-            } else if changed.keys.len() < settings::source_changes_max_keys() {
-                changed.keys.insert(key.to_vec(), event.to_string());
             } else {
-                changed.keys = HashMap::new();
-                changed.rescan = true;
+                changed.add(key.to_vec(), event.to_string());
             }
         }
         drop(changed);
@@ -83,12 +99,7 @@ impl KeyChanges {
         if changed.rescan || changed.keys.contains_key(&key) {
             return;
         }
-        if changed.keys.len() < settings::source_changes_max_keys() {
-            changed.keys.insert(key, event);
-        } else {
-            changed.keys = HashMap::new();
-            changed.rescan = true;
-        }
+        changed.add(key, event);
     }
 
     pub fn needs_reconcile(&self) -> bool {
