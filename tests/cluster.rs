@@ -53,6 +53,21 @@ fn definitions_reach_every_node_and_a_sink_applies_each_record_once(binary: std:
     produce(&kafka.bootstrap(), "cl", &numbered(0, total, total));
     let mut cluster = Cluster::start(binary, 3, 1);
     let mut first = cluster.nodes[1].conn();
+    let refused = cmd_err(
+        &mut first,
+        &[
+            "KAFKA.SOURCE.CREATE",
+            "cdc",
+            "KEYS",
+            "*",
+            "BROKERS",
+            &kafka.bootstrap(),
+        ],
+    );
+    assert!(
+        refused.starts_with("ERR KEYS sources do not run on Redis Cluster"),
+        "{refused}"
+    );
     create_sink(
         &mut first,
         &kafka.bootstrap(),

@@ -8,11 +8,19 @@ use crate::kafka::redact::redacted_config;
 use crate::spec::source::Feed;
 use crate::spec::source_parse::parse_source_create;
 use crate::store::definitions::Kind;
-use redis_module::{Context, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let given = new_bridge::prologue(ctx, &args)?;
     let spec = parse_source_create(command_args(args))?;
+    if matches!(spec.feed, Feed::Keys { .. }) && ctx.get_flags().contains(ContextFlags::CLUSTER) {
+        // A key moving between shards would race the old shard's tombstone against the new
+        // shard's value in the topic.
+        return Err(error(
+            "KEYS sources do not run on Redis Cluster yet (a key moving between shards could \
+             leave a tombstone as its latest record); use STREAMS sources there",
+        ));
+    }
     new_bridge::check_new_name(&spec.name)?;
     let resolved = brokers::resolve(spec.brokers.as_deref())?;
     config::validate(&config::source_producer(
