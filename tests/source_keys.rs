@@ -487,7 +487,6 @@ fn random_changes_with_eviction_and_a_kill9_leave_the_topic_equal_to_the_dataset
         latest.len()
     );
     assert!(evicted > 0, "the test must evict keys");
-    assert!(live > 0, "some keys are alive");
 }
 
 #[test]

@@ -47,8 +47,14 @@ fn bytes_of(s: *mut raw::RedisModuleString) -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
     Empty,
+    String,
     Hash,
+    List,
     Set,
+    Zset,
+    Stream,
+    /// A module's type (RedisJSON's documents among them).
+    Module,
     Other,
 }
 
@@ -84,13 +90,18 @@ impl Key {
         };
         match unsafe { key_type(self.key) } as isize {
             raw::REDISMODULE_KEYTYPE_EMPTY => KeyKind::Empty,
+            raw::REDISMODULE_KEYTYPE_STRING => KeyKind::String,
             raw::REDISMODULE_KEYTYPE_HASH => KeyKind::Hash,
+            raw::REDISMODULE_KEYTYPE_LIST => KeyKind::List,
             raw::REDISMODULE_KEYTYPE_SET => KeyKind::Set,
+            raw::REDISMODULE_KEYTYPE_ZSET => KeyKind::Zset,
+            raw::REDISMODULE_KEYTYPE_STREAM => KeyKind::Stream,
+            raw::REDISMODULE_KEYTYPE_MODULE => KeyKind::Module,
             _ => KeyKind::Other,
         }
     }
 
-    /// Elements of a hash or set.
+    /// Elements of a collection, or bytes of a string.
     pub fn len(&self) -> usize {
         if self.key.is_null() {
             return 0;

@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use crate::runtime::text::quoted;
+use crate::store::keyspace::{Key, KeyKind};
 use redis_module::{CallOptions, CallReply, CallResult, Context};
 use serde_json::{Map, Number, Value};
 
@@ -34,23 +35,37 @@ pub fn read(
     key: &[u8],
     max_bytes: usize,
 ) -> Result<KeyValue, Error> {
-    let kind = match call(ctx, options, "TYPE", &[key])? {
-        CallReply::String(s) => s.as_bytes().to_vec(),
-        _ => return Err(unexpected("TYPE", key)),
+    // The key API answers the type and a string's length without a reply to build (and the
+    // string is then read with GET, not RM_StringDMA, which would turn a shared or embedded
+    // string into a raw copy).
+    let kind = {
+        let Some(open) = Key::open(ctx, key, false) else {
+            return Err(Error::State(format!("cannot open {}", quoted(key))));
+        };
+        match open.kind() {
+            KeyKind::Empty => return Ok(KeyValue::Absent),
+            KeyKind::String if open.len() > max_bytes => {
+                return Err(too_large(key, "string", open.len(), max_bytes))
+            }
+            KeyKind::String => b"string".to_vec(),
+            KeyKind::Hash => b"hash".to_vec(),
+            KeyKind::List => b"list".to_vec(),
+            KeyKind::Set => b"set".to_vec(),
+            KeyKind::Zset => b"zset".to_vec(),
+            KeyKind::Stream => return Ok(KeyValue::Unsupported("stream".to_string())),
+            KeyKind::Module | KeyKind::Other => match call(ctx, options, "TYPE", &[key])? {
+                CallReply::String(s) => s.as_bytes().to_vec(),
+                _ => return Err(unexpected("TYPE", key)),
+            },
+        }
     };
     let (kind, size_command, read_command, args): (&'static str, _, _, Vec<&[u8]>) =
         match kind.as_slice() {
-            b"none" => return Ok(KeyValue::Absent),
-            b"string" => ("string", "STRLEN", "GET", vec![key]),
+            b"string" => ("string", "", "GET", vec![key]),
             b"hash" => ("hash", "HLEN", "HGETALL", vec![key]),
             b"list" => ("list", "LLEN", "LRANGE", vec![key, b"0", b"-1"]),
             b"set" => ("set", "SCARD", "SMEMBERS", vec![key]),
-            b"zset" => (
-                "zset",
-                "ZCARD",
-                "ZRANGE",
-                vec![key, b"0", b"-1", b"WITHSCORES"],
-            ),
+            b"zset" => ("zset", "ZCARD", "ZRANGE", vec![key, b"0", b"-1", b"WITHSCORES"]),
             b"ReJSON-RL" => ("json", "", "JSON.GET", vec![key]),
             other => {
                 return Ok(KeyValue::Unsupported(
@@ -63,11 +78,7 @@ pub fn read(
             CallReply::I64(n) => usize::try_from(n.to_i64()).unwrap_or(0),
             _ => return Err(unexpected(size_command, key)),
         };
-        let least = if kind == "string" {
-            size
-        } else {
-            size.saturating_mul(MIN_MEMBER_BYTES)
-        };
+        let least = size.saturating_mul(MIN_MEMBER_BYTES);
         if least > max_bytes {
             return Err(too_large(key, kind, least, max_bytes));
         }
