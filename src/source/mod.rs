@@ -3,6 +3,7 @@
 //! acknowledged. KEYS sources (`keys`): any change marks the key, a worker produces its current
 //! value, and the topic is reconciled with the dataset at every start.
 
+pub mod begin;
 pub mod doorbell;
 pub mod forward;
 pub mod keys;

@@ -16,6 +16,7 @@ use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::settings;
+use crate::source::begin::begin;
 use crate::source::forward::{Failure, Forwarder, Sent};
 use crate::source::placement::Placement;
 use crate::source::record::{entry_json, map_entry, ID_HEADER, STREAM_HEADER};
@@ -57,27 +58,8 @@ pub fn run(
     run: Arc<Run>,
     previous: Vec<JoinHandle<()>>,
 ) {
-    // One run at a time per source: a paused run may still be checkpointing what it sent.
-    for handle in previous {
-        let _ = handle.join();
-    }
-    if run.ending() {
+    let Some((gil, forwarder)) = begin(&spec, &shared, &run, previous) else {
         return;
-    }
-    let Some(gil) = Gil::new() else {
-        shared
-            .life
-            .fail(&run, "cannot get a thread-safe Redis context".to_string());
-        return;
-    };
-    let reporter = shared.clone();
-    let on_error = Arc::new(move |message: String| reporter.life.set_last_error(message));
-    let forwarder = match Forwarder::new(&spec.name, &shared.brokers, &spec.config, on_error) {
-        Ok(forwarder) => forwarder,
-        Err(e) => {
-            shared.life.fail(&run, e);
-            return;
-        }
     };
     // cluster-enabled is fixed at startup. The first view is read before the first scan, so
     // streams that scan finds are not found again as if their slots had just arrived.

@@ -16,6 +16,7 @@ use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::settings;
+use crate::source::begin::begin;
 use crate::source::forward::{Failure, Forwarder, Outcome, Sent};
 use crate::source::keys::readback::{self, Latest, EVENT_HEADER, TYPE_HEADER};
 use crate::source::keys::value::{self, KeyValue};
@@ -55,38 +56,19 @@ pub fn run(
     run: Arc<Run>,
     previous: Vec<JoinHandle<()>>,
 ) {
-    for handle in previous {
-        let _ = handle.join();
-    }
-    if run.ending() {
-        return;
-    }
-    let Some(gil) = Gil::new() else {
-        shared
-            .life
-            .fail(&run, "cannot get a thread-safe Redis context".to_string());
+    let Some((gil, forwarder)) = begin(&spec, &shared, &run, previous) else {
         return;
     };
-    let cluster = match gil.lock(run.flag()) {
-        Some(guard) => guard.get_flags().contains(ContextFlags::CLUSTER),
-        None => return,
-    };
-    if cluster {
-        shared.life.fail(
-            &run,
-            "KEYS sources do not run on Redis Cluster yet: use STREAMS sources there",
-        );
-        return;
-    }
-    let reporter = shared.clone();
-    let on_error = Arc::new(move |message: String| reporter.life.set_last_error(message));
-    let forwarder = match Forwarder::new(&spec.name, &shared.brokers, &spec.config, on_error) {
-        Ok(forwarder) => forwarder,
-        Err(e) => {
-            shared.life.fail(&run, e);
+    // CREATE refuses KEYS sources on a cluster; a definition brought there another way fails.
+    match gil.lock(run.flag()) {
+        Some(guard) if guard.get_flags().contains(ContextFlags::CLUSTER) => {
+            drop(guard);
+            shared.life.fail(&run, "KEYS sources do not run on Redis Cluster yet");
             return;
         }
-    };
+        Some(_) => {}
+        None => return,
+    }
     let mut worker = KeysWorker {
         topic: kafka_topic_name(spec.topic.source().as_bytes()),
         max_value: max_value_bytes(&spec.config),
