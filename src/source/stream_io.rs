@@ -2,6 +2,7 @@
 //! after a checkpoint (checkpoints themselves are in `store::checkpoints`).
 
 use crate::error::{Error, Refusal};
+use crate::spec::glob::glob_match;
 use crate::spec::source::parse_stream_id;
 use redis_module::{raw, CallOptions, CallReply, CallResult, Context, KeyType};
 
@@ -53,8 +54,7 @@ pub fn scan_streams(
     cursor: &str,
     glob: &str,
 ) -> Result<ScanStep, Error> {
-    let args: [&str; 5] = [cursor, "MATCH", glob, "COUNT", "200"];
-    let (next, keys) = scan_keys(ctx, options, &args)?;
+    let (next, keys) = scan_matching(ctx, options, cursor, glob, "200")?;
     let mut step = ScanStep {
         cursor: next,
         streams: Vec::with_capacity(keys.len()),
@@ -70,8 +70,30 @@ pub fn scan_streams(
     Ok(step)
 }
 
+/// One SCAN step over keys matching `glob` as the module's keyspace callbacks match them
+/// (`glob::glob_match`), so a scan finds exactly the keys whose changes are followed. Redis's
+/// own `MATCH` filters first where both matchers agree; where they may not (bytes past ASCII,
+/// which Redis compares as signed chars, or so many stars that Redis gives up), every key is
+/// scanned and only ours decides.
+pub fn scan_matching(
+    ctx: &Context,
+    options: &CallOptions,
+    cursor: &str,
+    glob: &str,
+    count: &str,
+) -> Result<(String, Vec<Vec<u8>>), Error> {
+    let server_agrees = glob.is_ascii() && glob.bytes().filter(|b| *b == b'*').count() < 100;
+    let (next, mut keys) = if server_agrees {
+        scan_keys(ctx, options, &[cursor, "MATCH", glob, "COUNT", count])?
+    } else {
+        scan_keys(ctx, options, &[cursor, "COUNT", count])?
+    };
+    keys.retain(|key| glob_match(glob.as_bytes(), key));
+    Ok((next, keys))
+}
+
 /// One SCAN step with these arguments: the next cursor and the keys returned.
-pub fn scan_keys(
+fn scan_keys(
     ctx: &Context,
     options: &CallOptions,
     args: &[&str],

@@ -28,6 +28,10 @@ pub enum KeyValue {
 /// The smallest a member can take in the rendered JSON (`"",`): used to refuse a collection
 /// that cannot fit before reading it.
 const MIN_MEMBER_BYTES: usize = 3;
+/// The most memory Redis spends per byte of content in a collection (per-element overhead of
+/// hashtable and skiplist encodings on tiny members): a value using more than this many times
+/// the limit cannot render within it.
+const MEMORY_PER_BYTE: usize = 16;
 
 pub fn read(
     ctx: &Context,
@@ -65,7 +69,12 @@ pub fn read(
             b"hash" => ("hash", "HLEN", "HGETALL", vec![key]),
             b"list" => ("list", "LLEN", "LRANGE", vec![key, b"0", b"-1"]),
             b"set" => ("set", "SCARD", "SMEMBERS", vec![key]),
-            b"zset" => ("zset", "ZCARD", "ZRANGE", vec![key, b"0", b"-1", b"WITHSCORES"]),
+            b"zset" => (
+                "zset",
+                "ZCARD",
+                "ZRANGE",
+                vec![key, b"0", b"-1", b"WITHSCORES"],
+            ),
             b"ReJSON-RL" => ("json", "", "JSON.GET", vec![key]),
             other => {
                 return Ok(KeyValue::Unsupported(
@@ -81,6 +90,22 @@ pub fn read(
         let least = size.saturating_mul(MIN_MEMBER_BYTES);
         if least > max_bytes {
             return Err(too_large(key, kind, least, max_bytes));
+        }
+    }
+    if kind != "string" {
+        // A few huge members pass the count check: Redis's sampled estimate of the value's
+        // memory bounds what the read would copy under the lock.
+        let sampled = match call(ctx, options, "MEMORY", &[b"USAGE", key, b"SAMPLES", b"5"])? {
+            CallReply::I64(n) => usize::try_from(n.to_i64()).unwrap_or(0),
+            _ => 0,
+        };
+        if sampled > max_bytes.saturating_mul(MEMORY_PER_BYTE) {
+            return Err(Error::Record(format!(
+                "the {kind} at {} uses about {sampled} bytes of memory, more than \
+                 {MEMORY_PER_BYTE} times the {max_bytes}-byte limit (the producer's \
+                 message.max.bytes)",
+                quoted(key)
+            )));
         }
     }
     let reply = call(ctx, options, read_command, &args)?;

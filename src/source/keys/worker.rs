@@ -15,12 +15,14 @@ use crate::error::Error;
 use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
+use crate::runtime::text::quoted;
 use crate::settings;
 use crate::source::begin::begin;
 use crate::source::forward::{Failure, Forwarder, Outcome, Sent};
 use crate::source::keys::readback::{self, Latest, EVENT_HEADER, TYPE_HEADER};
 use crate::source::keys::value::{self, KeyValue};
 use crate::source::shared::SourceShared;
+use crate::source::stream_io;
 use crate::source::topics::TopicMaker;
 use crate::source::worker::{HEADER_SOURCE, HEADER_TOPIC};
 use crate::spec::options::OnError;
@@ -42,8 +44,9 @@ const IDLE_WAIT: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Keys SCAN returns per step of a reconcile (one step per hold of the lock).
 const SCAN_COUNT: &str = "100";
-/// Field of the source's checkpoint hash saying the first run is behind it (SNAPSHOT NO skips
-/// only that run's reconcile).
+/// Field of the source's checkpoint hash holding the creation time of the source whose first
+/// run is behind it (SNAPSHOT NO skips only that run's reconcile; a source deleted without PURGE
+/// and created again is a new source).
 const STARTED_FIELD: &[u8] = b"keys:started";
 /// The event header of records a reconcile sends.
 const SNAPSHOT_EVENT: &str = "snapshot";
@@ -63,7 +66,9 @@ pub fn run(
     match gil.lock(run.flag()) {
         Some(guard) if guard.get_flags().contains(ContextFlags::CLUSTER) => {
             drop(guard);
-            shared.life.fail(&run, "KEYS sources do not run on Redis Cluster yet");
+            shared
+                .life
+                .fail(&run, "KEYS sources do not run on Redis Cluster yet");
             return;
         }
         Some(_) => {}
@@ -105,6 +110,21 @@ fn max_value_bytes(config: &[(String, String)]) -> usize {
         .unwrap_or(1_000_000)
         .saturating_sub(RECORD_OVERHEAD)
         .max(1)
+}
+
+/// Whether a key's state read now differs from its latest record in the topic (`None`: no
+/// record; `Some(None)`: a tombstone). A key that is gone, or of a type not carried, needs a
+/// tombstone only when the topic shows it alive.
+fn differs(known: Option<Option<u64>>, now: &Result<KeyValue, Error>) -> bool {
+    match (known, now) {
+        (Some(Some(fingerprint)), Ok(KeyValue::Present { kind, value })) => {
+            readback::fingerprint(kind.as_bytes(), value) != fingerprint
+        }
+        (_, Ok(KeyValue::Present { .. })) => true,
+        (known, Ok(KeyValue::Absent | KeyValue::Unsupported(_))) => matches!(known, Some(Some(_))),
+        // A read error is dealt with when sending (ON-ERROR, or tried again).
+        (_, Err(_)) => true,
+    }
 }
 
 /// One key sent and not settled yet: enough to mark it again if the send fails.
@@ -178,12 +198,16 @@ impl<'a> KeysWorker<'a> {
         true
     }
 
-    /// Whether the checkpoint hash lacks the started mark; None when stopped.
+    /// Whether the checkpoint hash lacks this source's started mark; None when stopped.
     fn first_run(&self) -> Option<bool> {
         let guard = self.lock()?;
         let key = checkpoints_key(&self.spec.name);
         let hash = Key::open(&guard, key.as_bytes(), false)?;
-        Some(hash.hash_get(STARTED_FIELD).is_none())
+        Some(hash.hash_get(STARTED_FIELD) != Some(self.started_mark()))
+    }
+
+    fn started_mark(&self) -> Vec<u8> {
+        self.spec.created_ms.to_string().into_bytes()
     }
 
     fn note_started(&mut self) -> bool {
@@ -191,14 +215,15 @@ impl<'a> KeysWorker<'a> {
             if let Some(guard) = self.lock() {
                 if !crate::runtime::pause::writes_held() {
                     let key = checkpoints_key(&self.spec.name);
-                    let mark = vec![(STARTED_FIELD.to_vec(), b"1".to_vec())];
+                    let mark = vec![(STARTED_FIELD.to_vec(), self.started_mark())];
                     match set_fields(&guard, &key, mark) {
                         Ok(()) => return true,
                         Err(e) => self.shared.life.set_last_error(e),
                     }
                 }
             }
-            if !self.sleep(Duration::from_millis(100)) {
+            // What the reconcile sent is acknowledged meanwhile, so STATUS counts it.
+            if !self.settle(Duration::ZERO) || !self.sleep(Duration::from_millis(100)) {
                 return false;
             }
         }
@@ -277,7 +302,7 @@ impl<'a> KeysWorker<'a> {
         let limit = Duration::from_micros(settings::SLICE_MAX_MICROS.positive() as u64);
         let mut reads = Vec::new();
         while let Some((key, event)) = keys.pop() {
-            let value = value::read(&guard, &self.read, &key, self.max_value);
+            let value = self.read_key(&guard, &key);
             reads.push(Read { key, event, value });
             if started.elapsed() >= limit || reads.len() >= settings::SLICE_MAX_RECORDS.positive() {
                 break;
@@ -286,16 +311,23 @@ impl<'a> KeysWorker<'a> {
         Some(reads)
     }
 
+    /// A key's state (under the lock); a key of a type not carried counts as ignored each time
+    /// it is met.
+    fn read_key(&self, guard: &GilGuard<'_>, key: &[u8]) -> Result<KeyValue, Error> {
+        let value = value::read(guard, &self.read, key, self.max_value);
+        if matches!(value, Ok(KeyValue::Unsupported(_))) {
+            add(&self.shared.counters.ignored, 1);
+        }
+        value
+    }
+
     /// Sends one key's state; false when the run must end (stopped, or failed by ON-ERROR).
     fn send_read(&mut self, read: Read) -> bool {
         let Read { key, event, value } = read;
         let (kind, payload): (&str, Option<Vec<u8>>) = match value {
             Ok(KeyValue::Present { kind, value }) => (kind, Some(value)),
             Ok(KeyValue::Absent) => ("none", None),
-            Ok(KeyValue::Unsupported(_)) => {
-                add(&self.shared.counters.ignored, 1);
-                ("none", None)
-            }
+            Ok(KeyValue::Unsupported(_)) => ("none", None),
             Err(Error::Record(message)) => return self.pass_over(&key, &event, None, &message),
             Err(e) => {
                 // Redis could not be read (a module refused, say): try the key again later.
@@ -392,7 +424,7 @@ impl<'a> KeysWorker<'a> {
     /// FAIL the key stays marked, so the next run meets it again.
     fn pass_over(&mut self, key: &[u8], event: &str, value: Option<&[u8]>, error: &str) -> bool {
         add(&self.shared.counters.errors, 1);
-        let message = format!("key {}: {error}", String::from_utf8_lossy(key));
+        let message = format!("key {}: {error}", quoted(key));
         match &self.spec.on_error {
             OnError::Fail => {
                 self.todo.push((key.to_vec(), event.to_string()));
@@ -452,13 +484,13 @@ impl<'a> KeysWorker<'a> {
                     Ok(()) => {
                         self.shared.life.set_last_error(format!(
                             "sent to DLQ {topic}: key {}: {error}",
-                            String::from_utf8_lossy(key)
+                            quoted(key)
                         ));
                         return true;
                     }
                     Err(e) => self.shared.life.set_last_error(format!(
                         "key {}: {error}; dead letter not delivered, retrying: {e}",
-                        String::from_utf8_lossy(key)
+                        quoted(key)
                     )),
                 }
             }
@@ -487,12 +519,7 @@ impl<'a> KeysWorker<'a> {
             };
             let stale: Vec<Read> = reads
                 .into_iter()
-                .filter(|read| {
-                    let known = latest.remove(&read.key);
-                    !matches!((known, &read.value),
-                        (Some(Some(fingerprint)), Ok(KeyValue::Present { kind, value }))
-                            if readback::fingerprint(kind.as_bytes(), value) == fingerprint)
-                })
+                .filter(|read| differs(latest.remove(&read.key), &read.value))
                 .collect();
             if !self.wait_for_room() || !self.send_reads(stale) {
                 return false;
@@ -503,6 +530,8 @@ impl<'a> KeysWorker<'a> {
             cursor = next;
         }
         // Keys the topic shows alive that the scan did not meet: gone, unless written since.
+        // (Sent through the marks' path: a tombstone there is always sent, which is right for
+        // a key the topic shows alive.)
         self.todo.extend(
             latest
                 .into_iter()
@@ -554,15 +583,15 @@ impl<'a> KeysWorker<'a> {
     fn scan_step(&mut self, cursor: &str) -> Option<(String, Vec<Read>)> {
         loop {
             let guard = self.lock()?;
-            let args: [&str; 5] = [cursor, "MATCH", &self.spec.glob, "COUNT", SCAN_COUNT];
-            let step = crate::source::stream_io::scan_keys(&guard, &self.read, &args);
+            let step =
+                stream_io::scan_matching(&guard, &self.read, cursor, &self.spec.glob, SCAN_COUNT);
             match step {
                 Ok((next, keys)) => {
                     let reads = keys
                         .into_iter()
                         .filter(|key| !crate::store::keys::is_reserved(key))
                         .map(|key| Read {
-                            value: value::read(&guard, &self.read, &key, self.max_value),
+                            value: self.read_key(&guard, &key),
                             key,
                             event: SNAPSHOT_EVENT.to_string(),
                         })
@@ -616,5 +645,33 @@ impl<'a> KeysWorker<'a> {
                 .wait(Duration::from_millis(5).min(duration));
         }
         !self.run.ending()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reconcile_sends_only_what_the_topic_has_wrong() {
+        let present = |v: &[u8]| -> Result<KeyValue, Error> {
+            Ok(KeyValue::Present {
+                kind: "string",
+                value: v.to_vec(),
+            })
+        };
+        let fp = |v: &[u8]| Some(Some(readback::fingerprint(b"string", v)));
+        assert!(!differs(fp(b"a"), &present(b"a")));
+        assert!(differs(fp(b"a"), &present(b"b")));
+        assert!(differs(None, &present(b"a")));
+        assert!(differs(Some(None), &present(b"a")));
+        assert!(differs(fp(b"a"), &Ok(KeyValue::Absent)));
+        assert!(!differs(Some(None), &Ok(KeyValue::Absent)));
+        assert!(!differs(None, &Ok(KeyValue::Unsupported("stream".into()))));
+        assert!(differs(
+            fp(b"a"),
+            &Ok(KeyValue::Unsupported("stream".into()))
+        ));
+        assert!(differs(None, &Err(Error::Record("too large".into()))));
     }
 }
