@@ -33,12 +33,28 @@ const MIN_MEMBER_BYTES: usize = 3;
 /// the limit cannot render within it.
 const MEMORY_PER_BYTE: usize = 16;
 
-pub fn read(
+/// A key's value as copied under the lock, before rendering.
+pub enum Fetched {
+    Absent,
+    Unsupported(String),
+    Raw { kind: &'static str, raw: Raw },
+}
+
+pub enum Raw {
+    /// A string's bytes, or a JSON document's text.
+    Bytes(Vec<u8>),
+    /// A collection's reply: members, or field/value and member/score pairs.
+    Members(Vec<Vec<u8>>),
+}
+
+/// Copies a key's value under the lock, refusing (as a record error) one that cannot fit in
+/// `max_bytes` once rendered, before it is read whole where it can tell.
+pub fn fetch(
     ctx: &Context,
     options: &CallOptions,
     key: &[u8],
     max_bytes: usize,
-) -> Result<KeyValue, Error> {
+) -> Result<Fetched, Error> {
     // The key API answers the type and a string's length without a reply to build (and the
     // string is then read with GET, not RM_StringDMA, which would turn a shared or embedded
     // string into a raw copy).
@@ -47,7 +63,7 @@ pub fn read(
             return Err(Error::State(format!("cannot open {}", quoted(key))));
         };
         match open.kind() {
-            KeyKind::Empty => return Ok(KeyValue::Absent),
+            KeyKind::Empty => return Ok(Fetched::Absent),
             KeyKind::String if open.len() > max_bytes => {
                 return Err(too_large(key, "string", open.len(), max_bytes))
             }
@@ -56,7 +72,7 @@ pub fn read(
             KeyKind::List => b"list".to_vec(),
             KeyKind::Set => b"set".to_vec(),
             KeyKind::Zset => b"zset".to_vec(),
-            KeyKind::Stream => return Ok(KeyValue::Unsupported("stream".to_string())),
+            KeyKind::Stream => return Ok(Fetched::Unsupported("stream".to_string())),
             KeyKind::Module | KeyKind::Other => match call(ctx, options, "TYPE", &[key])? {
                 CallReply::String(s) => s.as_bytes().to_vec(),
                 _ => return Err(unexpected("TYPE", key)),
@@ -77,7 +93,7 @@ pub fn read(
             ),
             b"ReJSON-RL" => ("json", "", "JSON.GET", vec![key]),
             other => {
-                return Ok(KeyValue::Unsupported(
+                return Ok(Fetched::Unsupported(
                     String::from_utf8_lossy(other).into_owned(),
                 ))
             }
@@ -109,41 +125,59 @@ pub fn read(
         }
     }
     let reply = call(ctx, options, read_command, &args)?;
-    let value = match (kind, reply) {
-        ("string" | "json", CallReply::String(s)) => s.as_bytes().to_vec(),
+    Ok(match (kind, reply) {
+        ("string" | "json", CallReply::String(s)) => Fetched::Raw {
+            kind,
+            raw: Raw::Bytes(s.as_bytes().to_vec()),
+        },
         // The key went away between TYPE and the read (it expired on access).
-        (_, CallReply::Null(_)) => return Ok(KeyValue::Absent),
-        ("hash", CallReply::Array(items)) => {
-            let flat = strings(items.iter());
-            let object = pairs(&flat)
-                .map(|(f, v)| (lossy(f), Value::String(lossy(v))))
-                .collect::<Map<_, _>>();
-            to_json(&Value::Object(object))?
-        }
-        ("list", CallReply::Array(items)) => {
-            let list = strings(items.iter());
-            let list = list.iter().map(|m| Value::String(lossy(m)));
-            to_json(&Value::Array(list.collect()))?
-        }
-        ("set", CallReply::Array(items)) => {
-            let mut members = strings(items.iter());
-            members.sort_unstable();
-            let set = members.iter().map(|m| Value::String(lossy(m)));
-            to_json(&Value::Array(set.collect()))?
-        }
-        ("zset", CallReply::Array(items)) => {
-            let flat = strings(items.iter());
-            let object = pairs(&flat)
-                .map(|(member, score)| (lossy(member), score_value(score)))
-                .collect::<Map<_, _>>();
-            to_json(&Value::Object(object))?
-        }
+        (_, CallReply::Null(_)) => Fetched::Absent,
+        (_, CallReply::Array(items)) => Fetched::Raw {
+            kind,
+            raw: Raw::Members(strings(items.iter())),
+        },
         _ => return Err(unexpected(read_command, key)),
-    };
-    if value.len() > max_bytes {
-        return Err(too_large(key, kind, value.len(), max_bytes));
+    })
+}
+
+impl Fetched {
+    /// Renders the value as the record carries it (outside the lock: rendering a large
+    /// collection takes longer than copying it).
+    pub fn render(self, key: &[u8], max_bytes: usize) -> Result<KeyValue, Error> {
+        let (kind, raw) = match self {
+            Fetched::Absent => return Ok(KeyValue::Absent),
+            Fetched::Unsupported(kind) => return Ok(KeyValue::Unsupported(kind)),
+            Fetched::Raw { kind, raw } => (kind, raw),
+        };
+        let value = match (kind, raw) {
+            (_, Raw::Bytes(bytes)) => bytes,
+            ("hash", Raw::Members(flat)) => {
+                let object = pairs(&flat)
+                    .map(|(f, v)| (lossy(f), Value::String(lossy(v))))
+                    .collect::<Map<_, _>>();
+                to_json(&Value::Object(object))?
+            }
+            ("zset", Raw::Members(flat)) => {
+                let object = pairs(&flat)
+                    .map(|(member, score)| (lossy(member), score_value(score)))
+                    .collect::<Map<_, _>>();
+                to_json(&Value::Object(object))?
+            }
+            ("set", Raw::Members(mut members)) => {
+                members.sort_unstable();
+                let set = members.iter().map(|m| Value::String(lossy(m)));
+                to_json(&Value::Array(set.collect()))?
+            }
+            (_, Raw::Members(members)) => {
+                let list = members.iter().map(|m| Value::String(lossy(m)));
+                to_json(&Value::Array(list.collect()))?
+            }
+        };
+        if value.len() > max_bytes {
+            return Err(too_large(key, kind, value.len(), max_bytes));
+        }
+        Ok(KeyValue::Present { kind, value })
     }
-    Ok(KeyValue::Present { kind, value })
 }
 
 fn call<'a>(

@@ -20,7 +20,7 @@ use crate::settings;
 use crate::source::begin::begin;
 use crate::source::forward::{Failure, Forwarder, Outcome, Sent};
 use crate::source::keys::readback::{self, Latest, EVENT_HEADER, TYPE_HEADER};
-use crate::source::keys::value::{self, KeyValue};
+use crate::source::keys::value::{self, Fetched, KeyValue};
 use crate::source::shared::SourceShared;
 use crate::source::stream_io;
 use crate::source::topics::TopicMaker;
@@ -295,30 +295,38 @@ impl<'a> KeysWorker<'a> {
             && self.in_flight_bytes < settings::source_inflight_max_bytes()
     }
 
-    /// Reads keys from the end of `keys` under one hold of the lock, within the slice limits.
+    /// Reads keys from the end of `keys` under one hold of the lock, within the slice limits,
+    /// and renders their values once the lock is released.
     fn read_slice(&self, keys: &mut Vec<(Vec<u8>, String)>) -> Option<Vec<Read>> {
         let guard = self.lock()?;
         let started = Instant::now();
         let limit = Duration::from_micros(settings::SLICE_MAX_MICROS.positive() as u64);
-        let mut reads = Vec::new();
+        let mut fetched = Vec::new();
         while let Some((key, event)) = keys.pop() {
-            let value = self.read_key(&guard, &key);
-            reads.push(Read { key, event, value });
-            if started.elapsed() >= limit || reads.len() >= settings::SLICE_MAX_RECORDS.positive() {
+            let value = value::fetch(&guard, &self.read, &key, self.max_value);
+            fetched.push((key, event, value));
+            if started.elapsed() >= limit || fetched.len() >= settings::SLICE_MAX_RECORDS.positive()
+            {
                 break;
             }
         }
-        Some(reads)
+        drop(guard);
+        Some(self.render(fetched))
     }
 
-    /// A key's state (under the lock); a key of a type not carried counts as ignored each time
-    /// it is met.
-    fn read_key(&self, guard: &GilGuard<'_>, key: &[u8]) -> Result<KeyValue, Error> {
-        let value = value::read(guard, &self.read, key, self.max_value);
-        if matches!(value, Ok(KeyValue::Unsupported(_))) {
-            add(&self.shared.counters.ignored, 1);
-        }
-        value
+    /// Renders fetched values (outside the lock); a key of a type not carried counts as
+    /// ignored each time it is met.
+    fn render(&self, fetched: Vec<(Vec<u8>, String, Result<Fetched, Error>)>) -> Vec<Read> {
+        fetched
+            .into_iter()
+            .map(|(key, event, fetched)| {
+                let value = fetched.and_then(|f| f.render(&key, self.max_value));
+                if matches!(value, Ok(KeyValue::Unsupported(_))) {
+                    add(&self.shared.counters.ignored, 1);
+                }
+                Read { key, event, value }
+            })
+            .collect()
     }
 
     /// Sends one key's state; false when the run must end (stopped, or failed by ON-ERROR).
@@ -587,16 +595,16 @@ impl<'a> KeysWorker<'a> {
                 stream_io::scan_matching(&guard, &self.read, cursor, &self.spec.glob, SCAN_COUNT);
             match step {
                 Ok((next, keys)) => {
-                    let reads = keys
+                    let fetched: Vec<_> = keys
                         .into_iter()
                         .filter(|key| !crate::store::keys::is_reserved(key))
-                        .map(|key| Read {
-                            value: self.read_key(&guard, &key),
-                            key,
-                            event: SNAPSHOT_EVENT.to_string(),
+                        .map(|key| {
+                            let value = value::fetch(&guard, &self.read, &key, self.max_value);
+                            (key, SNAPSHOT_EVENT.to_string(), value)
                         })
                         .collect();
-                    return Some((next, reads));
+                    drop(guard);
+                    return Some((next, self.render(fetched)));
                 }
                 Err(e) => {
                     drop(guard);
