@@ -73,7 +73,6 @@ pub enum Feed {
     /// capture); `snapshot` sends every matching key once when the source is created.
     Keys { snapshot: bool },
     /// `CHANNELS <pattern>`: each message published on a matching channel.
-    #[allow(dead_code)] // parsed once CHANNELS sources land
     Channels,
 }
 

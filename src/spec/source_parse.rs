@@ -1,7 +1,7 @@
 //! Parses `KAFKA.SOURCE.CREATE` arguments into a [`SourceSpec`]:
 //!
 //! ```text
-//! KAFKA.SOURCE.CREATE <name> STREAMS <glob> | KEYS <glob> [SNAPSHOT YES|NO]
+//! KAFKA.SOURCE.CREATE <name> STREAMS <glob> | KEYS <glob> [SNAPSHOT YES|NO] | CHANNELS <pattern>
 //!     [BROKERS <host:port>[,...]] [TOPIC <template>]
 //!     [KEY <template>] [FROM NEW|BEGINNING|<id>] [PARTITIONS <n>] [REPLICATION <n>]
 //!     [ON-ERROR FAIL|SKIP|DLQ <topic>] [CONFIG <librdkafka-property> <value>]...
@@ -9,7 +9,9 @@
 //!
 //! KEY and FROM belong to STREAMS sources. A KEYS source's Kafka key is always the Redis key
 //! (so a compacted topic keeps each key's latest value), and its TOPIC is one topic name: a
-//! deleted key's tombstone must reach the topic that holds its value.
+//! deleted key's tombstone must reach the topic that holds its value. CHANNELS sources forward
+//! what is published while they run, so FROM means nothing to them, and their templates know
+//! only `${channel}`.
 
 use crate::error::{arg_error, Error};
 use crate::spec::args::{check_kafka_name, set_once, Args};
@@ -21,6 +23,8 @@ use crate::spec::source_template::SourceTemplate;
 
 pub const DEFAULT_TOPIC: &str = "${stream}";
 pub const DEFAULT_KEY: &str = "${stream}";
+/// TOPIC and KEY of a CHANNELS source.
+pub const DEFAULT_CHANNEL_TEMPLATE: &str = "${channel}";
 
 #[derive(Default)]
 struct Options {
@@ -44,7 +48,7 @@ pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, Error> {
         parse_option(&option, &mut args, &mut o)?;
     }
     let Some((feed, glob)) = o.feed.take() else {
-        return arg_error("missing STREAMS <glob> or KEYS <glob>");
+        return arg_error("missing STREAMS <glob> or KEYS <glob> or CHANNELS <pattern>");
     };
     let feed = match feed {
         Feed::Keys { .. } => {
@@ -54,22 +58,30 @@ pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, Error> {
             }
         }
         _ if o.snapshot.is_some() => return arg_error("SNAPSHOT belongs to KEYS sources"),
-        other => other,
+        Feed::Channels => {
+            check_channels_options(&o)?;
+            Feed::Channels
+        }
+        Feed::Streams => {
+            check_streams_options(&o)?;
+            Feed::Streams
+        }
     };
     let or_default = |given: Option<SourceTemplate>, option: &str, default: &str| match given {
         Some(t) => Ok(t),
         None => template(option, default),
     };
-    let default_topic = match feed {
-        Feed::Keys { .. } => name.as_str(),
-        _ => DEFAULT_TOPIC,
+    let (default_topic, default_key) = match feed {
+        Feed::Keys { .. } => (name.as_str(), DEFAULT_KEY),
+        Feed::Channels => (DEFAULT_CHANNEL_TEMPLATE, DEFAULT_CHANNEL_TEMPLATE),
+        Feed::Streams => (DEFAULT_TOPIC, DEFAULT_KEY),
     };
     Ok(SourceSpec {
         topic: or_default(o.topic, "TOPIC", default_topic)?,
         name,
         feed,
         glob,
-        key: or_default(o.key, "KEY", DEFAULT_KEY)?,
+        key: or_default(o.key, "KEY", default_key)?,
         from: o.from.unwrap_or(FromPosition::New),
         brokers: o.brokers,
         partitions: o.partitions.unwrap_or(1),
@@ -83,7 +95,7 @@ pub fn parse_source_create(mut args: Args) -> Result<SourceSpec, Error> {
 fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Error> {
     let value_for = |args: &mut Args| args.next_str(&format!("value for {option}"));
     match option {
-        "STREAMS" | "KEYS" => {
+        "STREAMS" | "KEYS" | "CHANNELS" => {
             let glob = value_for(args)?;
             validate_glob(&glob).map_err(|e| Error::Arg(format!("{option}: {e}")))?;
             if let Some((given, _)) = o.feed {
@@ -97,6 +109,7 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
             }
             let feed = match option {
                 "STREAMS" => Feed::Streams,
+                "CHANNELS" => Feed::Channels,
                 _ => Feed::Keys { snapshot: true },
             };
             o.feed = Some((feed, glob));
@@ -112,17 +125,7 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
             set_once(&mut o.snapshot, snapshot, option)
         }
         "BROKERS" => set_once(&mut o.brokers, parse_brokers(&value_for(args)?)?, option),
-        "TOPIC" => {
-            let topic = template(option, &value_for(args)?)?;
-            // One topic per entry would flood the cluster with topics; almost surely a typo
-            // for KEY.
-            if topic.uses_id() {
-                return arg_error(
-                    "TOPIC must not use ${id} (it would create one topic per entry; use it in KEY)",
-                );
-            }
-            set_once(&mut o.topic, topic, option)
-        }
+        "TOPIC" => set_once(&mut o.topic, template(option, &value_for(args)?)?, option),
         "KEY" => set_once(&mut o.key, template(option, &value_for(args)?)?, option),
         "FROM" => {
             let from = FromPosition::parse(&value_for(args)?)?;
@@ -153,6 +156,41 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
         }
         other => arg_error(format!("unknown option '{other}'")),
     }
+}
+
+fn check_streams_options(o: &Options) -> Result<(), Error> {
+    // One topic per entry would flood the cluster with topics; almost surely a typo for KEY.
+    if o.topic.as_ref().is_some_and(SourceTemplate::uses_id) {
+        return arg_error(
+            "TOPIC must not use ${id} (it would create one topic per entry; use it in KEY)",
+        );
+    }
+    for (option, given) in [("TOPIC", &o.topic), ("KEY", &o.key)] {
+        if given.as_ref().is_some_and(SourceTemplate::uses_channel) {
+            return arg_error(format!(
+                "{option}: ${{channel}} belongs to CHANNELS sources (use ${{stream}}, ${{id}} or ${{field.<name>}})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A CHANNELS source sees a message and the channel it was published on, nothing more, and
+/// only while it is subscribed.
+fn check_channels_options(o: &Options) -> Result<(), Error> {
+    if o.from.is_some() {
+        return arg_error(
+            "FROM does not apply to CHANNELS sources: they forward the messages published while they are subscribed",
+        );
+    }
+    for (option, given) in [("TOPIC", &o.topic), ("KEY", &o.key)] {
+        if given.as_ref().is_some_and(SourceTemplate::uses_entry) {
+            return arg_error(format!(
+                "{option} of a CHANNELS source may use only ${{channel}} (a published message has no stream, ID or fields)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// KEYS sources key every record by its Redis key and write one topic (see the module doc).
@@ -237,6 +275,20 @@ mod tests {
     }
 
     #[test]
+    fn channels_sources_default_to_the_channel_for_topic_and_key() {
+        let spec = parse("news CHANNELS news.*").unwrap();
+        assert_eq!(spec.feed, Feed::Channels);
+        assert_eq!(spec.glob, "news.*");
+        assert_eq!(spec.topic.source(), "${channel}");
+        assert_eq!(spec.key.source(), "${channel}");
+        let spec =
+            parse("n channels n:[ab]? topic all-news key k-${channel} on-error skip").unwrap();
+        assert_eq!(spec.topic.source(), "all-news");
+        assert_eq!(spec.key.source(), "k-${channel}");
+        assert_eq!(spec.on_error, OnError::Skip);
+    }
+
+    #[test]
     fn from_accepts_stream_ids() {
         let spec = parse("s STREAMS x FROM 1700000000000-3").unwrap();
         assert_eq!(spec.from, FromPosition::Id("1700000000000-3".into()));
@@ -259,7 +311,56 @@ mod tests {
         let long_name = format!("{} STREAMS x", "n".repeat(201));
         let cases = [
             ("", "missing source name"),
-            ("s", "missing STREAMS <glob> or KEYS <glob>"),
+            (
+                "s",
+                "missing STREAMS <glob> or KEYS <glob> or CHANNELS <pattern>",
+            ),
+            (
+                "s CHANNELS a STREAMS b",
+                "STREAMS and CHANNELS cannot be given together",
+            ),
+            ("s CHANNELS a CHANNELS b", "option CHANNELS given twice"),
+            ("s CHANNELS a[", "CHANNELS: unterminated '['"),
+            (
+                "s CHANNELS a FROM NEW",
+                "FROM does not apply to CHANNELS sources",
+            ),
+            (
+                "s CHANNELS a SNAPSHOT NO",
+                "SNAPSHOT belongs to KEYS sources",
+            ),
+            (
+                "s CHANNELS a TOPIC t-${stream}",
+                "TOPIC of a CHANNELS source may use only ${channel}",
+            ),
+            (
+                "s CHANNELS a KEY ${id}",
+                "KEY of a CHANNELS source may use only ${channel}",
+            ),
+            (
+                "s CHANNELS a KEY ${field.x}",
+                "KEY of a CHANNELS source may use only ${channel}",
+            ),
+            (
+                "s CHANNELS a TOPIC ${id}",
+                "TOPIC of a CHANNELS source may use only ${channel}",
+            ),
+            (
+                "s CHANNELS a TOPIC ${chan}",
+                "TOPIC: unknown placeholder '${chan}'",
+            ),
+            (
+                "s STREAMS a KEY ${channel}",
+                "KEY: ${channel} belongs to CHANNELS sources",
+            ),
+            (
+                "s STREAMS a TOPIC x${channel}",
+                "TOPIC: ${channel} belongs to CHANNELS sources",
+            ),
+            (
+                "s KEYS a TOPIC ${channel}",
+                "TOPIC of a KEYS source must be one topic",
+            ),
             ("s TOPIC t", "missing STREAMS <glob>"),
             (
                 "s STREAMS a KEYS b",

@@ -3,7 +3,8 @@
 //!
 //! Placeholders: `${stream}` (the stream key), `${id}` (the entry ID) and `${field.<name>}`
 //! (the value of one field of the entry; everything between `field.` and `}` is the field
-//! name, dots included, so a field name cannot contain `}`).
+//! name, dots included, so a field name cannot contain `}`). CHANNELS sources have only
+//! `${channel}` (the channel a message was published on); the parser keeps the two apart.
 
 use crate::error::Error;
 use std::fmt;
@@ -14,6 +15,7 @@ enum Part {
     Stream,
     Id,
     Field(Vec<u8>),
+    Channel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,7 @@ impl SourceTemplate {
         Ok(match name {
             "stream" => Part::Stream,
             "id" => Part::Id,
+            "channel" => Part::Channel,
             _ => match name.strip_prefix("field.") {
                 Some("") => {
                     return Err(Error::Arg(format!(
@@ -71,7 +74,7 @@ impl SourceTemplate {
                 Some(field) => Part::Field(field.as_bytes().to_vec()),
                 None => {
                     return Err(Error::Arg(format!(
-                        "unknown placeholder '${{{name}}}' in template '{source}' (use stream, id or field.<name>)"
+                        "unknown placeholder '${{{name}}}' in template '{source}' (use stream, id, field.<name> or channel)"
                     )))
                 }
             },
@@ -91,6 +94,32 @@ impl SourceTemplate {
     /// True when the template contains `${id}`.
     pub fn uses_id(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Id))
+    }
+
+    /// True when the template contains `${channel}`.
+    pub fn uses_channel(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Channel))
+    }
+
+    /// True when the template has placeholders of stream entries (`${stream}`, `${id}`,
+    /// `${field.<name>}`).
+    pub fn uses_entry(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Stream | Part::Id | Part::Field(_)))
+    }
+
+    /// Renders for a message published on `channel` into `out` (cleared first). Entry
+    /// placeholders, which CHANNELS sources refuse at CREATE, render as nothing.
+    pub fn render_channel_into(&self, channel: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        for part in &self.parts {
+            match part {
+                Part::Literal(bytes) => out.extend_from_slice(bytes),
+                Part::Channel => out.extend_from_slice(channel),
+                Part::Stream | Part::Id | Part::Field(_) => {}
+            }
+        }
     }
 
     #[cfg(test)]
@@ -114,6 +143,8 @@ impl SourceTemplate {
                 Part::Literal(bytes) => out.extend_from_slice(bytes),
                 Part::Stream => out.extend_from_slice(stream),
                 Part::Id => out.extend_from_slice(id),
+                // Refused in entry templates at CREATE: renders as nothing.
+                Part::Channel => {}
                 Part::Field(name) => {
                     let value = fields
                         .iter()
@@ -223,6 +254,21 @@ mod tests {
         let mut out = b"old".to_vec();
         t.render_into(b"s", b"1-1", &[], &mut out).unwrap();
         assert_eq!(out, b"fixed");
+    }
+
+    #[test]
+    fn channel_templates_render_the_channel_only() {
+        let t = SourceTemplate::parse("events.${channel}!").unwrap();
+        assert!(t.uses_channel() && !t.uses_entry() && !t.is_literal());
+        let mut out = b"old".to_vec();
+        t.render_channel_into(b"news:\x00\r\n", &mut out);
+        assert_eq!(out, b"events.news:\x00\r\n!");
+        let mixed = SourceTemplate::parse("${channel}/${stream}").unwrap();
+        assert!(mixed.uses_channel() && mixed.uses_entry());
+        let entry = SourceTemplate::parse("${field.a}").unwrap();
+        assert!(entry.uses_entry() && !entry.uses_channel());
+        assert!(SourceTemplate::parse("${id}").unwrap().uses_entry());
+        assert!(!SourceTemplate::parse("fixed").unwrap().uses_entry());
     }
 
     #[test]
