@@ -51,6 +51,10 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         return Status::Err;
     }
     module::info::register(ctx);
+    if let Err(e) = module::subscriber_user::create() {
+        // Only CHANNELS sources need it; they report this when they try to subscribe.
+        runtime::log::warning(&format!("kafka: CHANNELS sources cannot subscribe: {e}"));
+    }
     let on_cluster = ctx
         .get_flags()
         .contains(redis_module::ContextFlags::CLUSTER);
@@ -74,6 +78,7 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
 fn deinit(_ctx: &Context) -> Status {
     match runtime::panic::catch("MODULE UNLOAD", module::events::stop_everything) {
         Ok(true) => {
+            module::subscriber_user::release();
             runtime::context::release();
             settings::register::release_all();
             Status::Ok

@@ -12,6 +12,7 @@ pub mod register;
 pub mod sink;
 pub mod source;
 pub mod status;
+pub mod subscriber;
 pub mod table;
 
 use crate::error::Error;

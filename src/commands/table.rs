@@ -2,7 +2,9 @@
 //! changes bridges (then it joins @admin and @dangerous where the server allows), and the text
 //! COMMAND DOCS shows. `register` turns this table into Redis commands.
 
-use crate::commands::{debug, handover, internal, lifecycle_ops, produce, sink, source, status};
+use crate::commands::{
+    debug, handover, internal, lifecycle_ops, produce, sink, source, status, subscriber,
+};
 use crate::runtime::reply::Handler;
 use crate::store::definitions::Kind;
 use crate::store::setslot_reroute::HANDOVER_COMMAND;
@@ -21,7 +23,7 @@ pub struct Command {
 
 const SINCE: &str = "0.1.0";
 
-pub static COMMANDS: [Command; 16] = [
+pub static COMMANDS: [Command; 17] = [
     Command {
         name: "kafka.sink.create",
         handler: sink::create,
@@ -179,6 +181,18 @@ pub static COMMANDS: [Command; 16] = [
         admin: false,
         summary: "Internal: the reply to a client write to a __kafka: key",
         usage: "<command> ...",
+        complexity: "O(1)",
+        since: SINCE,
+    },
+    Command {
+        name: "kafka._subscriber",
+        handler: subscriber::subscriber,
+        // no-auth: the module's own connection presents its token before any AUTH; the
+        // token must never reach MONITOR or SLOWLOG.
+        flags: "no-auth no-monitor no-slowlog deny-script fast",
+        admin: false,
+        summary: "Internal: makes this connection the kafka module's pub/sub subscriber (CHANNELS sources)",
+        usage: "<token>",
         complexity: "O(1)",
         since: SINCE,
     },

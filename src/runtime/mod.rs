@@ -1,6 +1,6 @@
 //! How the module talks to Redis safely, used by every entry point: text Redis APIs accept,
 //! logging, replies, the panic boundary, blocked clients, the module's own context, the module
-//! lock and the faults KAFKA.DEBUG injects.
+//! lock, the faults KAFKA.DEBUG injects and the secret of the module's pub/sub subscriber.
 
 pub mod blocked;
 pub mod clock;
@@ -11,4 +11,5 @@ pub mod log;
 pub mod panic;
 pub mod pause;
 pub mod reply;
+pub mod subscriber_token;
 pub mod text;
