@@ -12,6 +12,7 @@ use crate::runtime::text::quoted;
 use crate::spec::sink::SinkType;
 use crate::spec::source::Feed;
 use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
+use std::sync::atomic::Ordering;
 
 pub fn status(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let mut args = command_args(args);
@@ -127,12 +128,25 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
         "dlq".into(),
         count(&shared.counters.dlq),
     ]);
+    if entry.spec.feed == Feed::Channels {
+        let connected = shared.channel.connected.load(Ordering::Relaxed);
+        fields.extend([
+            "dropped".into(),
+            count(&shared.counters.dropped),
+            "reconnects".into(),
+            count(&shared.counters.reconnects),
+            "subscribed".into(),
+            (if connected { "yes" } else { "no" }).into(),
+        ]);
+    }
     fields.extend(last_error(&shared.life));
     fields.extend([
         "backlog".into(),
         optional_int(match entry.spec.feed {
             Feed::Keys { .. } => Some(shared.changes.pending() as i64),
-            _ => shared.backlog().map(|b| b as i64),
+            // Received and not yet acknowledged: nothing waits in Redis for a subscriber.
+            Feed::Channels => Some(shared.channel.in_flight.load(Ordering::Relaxed) as i64),
+            Feed::Streams => shared.backlog().map(|b| b as i64),
         }),
         "stream_count".into(),
         RedisValue::Integer(total as i64),

@@ -6,6 +6,7 @@
 use crate::bridge::registry;
 use crate::kafka::embedded;
 use crate::lifecycle::count;
+use crate::spec::source::Feed;
 use redis_module::raw;
 use std::os::raw::c_int;
 
@@ -44,18 +45,25 @@ fn section(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
     let sinks = lines.len();
     lines.extend(registry::sources(|e| {
         let c = &e.shared.counters;
+        let mut numbers = vec![
+            ("records", count(&c.records) as i64),
+            ("errors", count(&c.errors) as i64),
+            ("ignored", count(&c.ignored) as i64),
+            ("skipped", count(&c.skipped) as i64),
+            ("dlq", count(&c.dlq) as i64),
+            ("backlog", e.shared.backlog().map_or(-1, |b| b as i64)),
+        ];
+        if e.spec.feed == Feed::Channels {
+            numbers.extend([
+                ("dropped", count(&c.dropped) as i64),
+                ("reconnects", count(&c.reconnects) as i64),
+            ]);
+        }
         Line {
             name: e.spec.name.clone(),
             kind: "source",
             state: e.shared.life.state().name(),
-            numbers: vec![
-                ("records", count(&c.records) as i64),
-                ("errors", count(&c.errors) as i64),
-                ("ignored", count(&c.ignored) as i64),
-                ("skipped", count(&c.skipped) as i64),
-                ("dlq", count(&c.dlq) as i64),
-                ("backlog", e.shared.backlog().map_or(-1, |b| b as i64)),
-            ],
+            numbers,
         }
     }));
     let invalid = registry::invalid();

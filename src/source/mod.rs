@@ -1,9 +1,11 @@
 //! Redis → Kafka. STREAMS sources: XADD rings a doorbell, a worker reads new entries under the
 //! module lock in slices, turns them into records and produces them; checkpoints move once Kafka
 //! acknowledged. KEYS sources (`keys`): any change marks the key, a worker produces its current
-//! value, and the topic is reconciled with the dataset at every start.
+//! value, and the topic is reconciled with the dataset at every start. CHANNELS sources
+//! (`channels`): a subscriber connection to this server produces each published message.
 
 pub mod begin;
+pub mod channels;
 pub mod doorbell;
 pub mod forward;
 pub mod keys;
@@ -30,8 +32,6 @@ pub fn run(
     match spec.feed {
         Feed::Streams => worker::run(spec, shared, run, previous),
         Feed::Keys { .. } => keys::worker::run(spec, shared, run, previous),
-        Feed::Channels => shared
-            .life
-            .fail(&run, "CHANNELS sources are not available yet".to_string()),
+        Feed::Channels => channels::worker::run(spec, shared, run, previous),
     }
 }

@@ -2,6 +2,7 @@
 //! the bridge lifecycle. No Redis access here.
 
 use crate::lifecycle::Lifecycle;
+use crate::source::channels::ChannelState;
 use crate::source::doorbell::{self, Doorbell};
 use crate::source::keys::changes::{self, KeyChanges};
 use crate::spec::source::{Feed, SourceSpec};
@@ -22,6 +23,11 @@ pub struct SourceCounters {
     pub dlq: AtomicU64,
     /// Keys matching the glob that are not streams.
     pub ignored: AtomicU64,
+    /// Messages a CHANNELS source received and knows it did not deliver (Kafka's queue full
+    /// too long, delivery timed out, stopped with them in flight).
+    pub dropped: AtomicU64,
+    /// Times a CHANNELS source's subscriber connection was lost and made again.
+    pub reconnects: AtomicU64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -41,6 +47,8 @@ pub struct SourceShared {
     pub doorbell: Arc<Doorbell>,
     /// Keys changed since the worker last looked (KEYS sources).
     pub changes: Arc<KeyChanges>,
+    /// The subscriber connection (CHANNELS sources).
+    pub channel: ChannelState,
     streams: Mutex<BTreeMap<Vec<u8>, StreamProgress>>,
 }
 
@@ -53,6 +61,7 @@ impl SourceShared {
             feed: spec.feed,
             doorbell: Arc::new(Doorbell::new(&spec.glob)),
             changes: Arc::new(KeyChanges::new(&spec.glob)),
+            channel: ChannelState::default(),
             streams: Mutex::new(BTreeMap::new()),
         }
     }

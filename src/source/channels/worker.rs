@@ -1,0 +1,727 @@
+//! One CHANNELS source's worker thread: subscribes to its own server, and produces each
+//! message as it arrives, keyed by the rendered KEY (the channel by default, so one channel's
+//! messages keep their publish order in one partition of an idempotent producer), with the
+//! channel in the `redis.channel` header and the message bytes as they are as the value.
+//!
+//! At most once, by construction: nothing is stored, so what is published while the
+//! subscriber is not connected (paused, stopped, reconnecting, or disconnected by Redis for
+//! exceeding `client-output-buffer-limit pubsub`) is never seen. What the worker received and
+//! did not deliver is counted in `dropped`: Kafka taking nothing for FULL_WAIT while the
+//! in-flight limit is reached, a delivery that failed after librdkafka's own retries, messages
+//! in flight when the source is stopped. Memory stays bounded: at most MAX_IN_FLIGHT messages
+//! and `kafka.source-inflight-max-bytes` in flight, one socket read of events, and one message
+//! being received (longer than the producer's `message.max.bytes` is dropped as it streams
+//! past, and goes to ON-ERROR without its value).
+//!
+//! On Redis Cluster a PUBLISH reaches every node, so each primary forwards only the messages
+//! whose channel name hashes (like a key, hash tags included) to a slot it serves stably;
+//! during a slot's move nobody forwards its channels.
+
+use crate::cluster::slots::key_slot;
+use crate::cluster::topology::{self, Ownership};
+use crate::kafka::dead_letters::{DeadLetters, Letter, HEADER_VALUE_DROPPED};
+use crate::lifecycle::{add, Run, State};
+use crate::runtime::gil::Gil;
+use crate::runtime::subscriber_token;
+use crate::runtime::text::quoted;
+use crate::settings;
+use crate::source::channels::client_name;
+use crate::source::channels::endpoint::{self, Endpoint, ServerSettings};
+use crate::source::channels::resp::{Event, Payload};
+use crate::source::channels::subscriber::{Closed, ConnectError, Identity, Subscriber};
+use crate::source::forward::{Failure, Forwarder, Outcome, Sent};
+use crate::source::shared::SourceShared;
+use crate::source::topics::TopicMaker;
+use crate::source::worker::{HEADER_SOURCE, HEADER_TOPIC};
+use crate::spec::options::OnError;
+use crate::spec::source::SourceSpec;
+use crate::spec::source_template::kafka_topic_name;
+use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context, ContextFlags};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The header naming the channel a message was published on.
+pub const CHANNEL_HEADER: &str = "redis.channel";
+/// Messages handed to the producer and not yet settled: the most a source holds in memory,
+/// with `kafka.source-inflight-max-bytes`.
+const MAX_IN_FLIGHT: usize = 50_000;
+/// How long a message waits for room in flight before it is dropped. The socket is not read
+/// meanwhile, so Redis buffers what is published; waiting much longer would let that buffer
+/// reach `client-output-buffer-limit pubsub` and lose the connection, and everything in it.
+const FULL_WAIT: Duration = Duration::from_secs(1);
+const IDLE_READ: Duration = Duration::from_millis(100);
+const BUSY_READ: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long a pause (or a failure) lets the messages in flight be delivered.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the served slots are read again on a cluster.
+const CLUSTER_REFRESH: Duration = Duration::from_millis(100);
+/// Room left in `message.max.bytes` for the key and headers.
+const RECORD_OVERHEAD: usize = 1024;
+/// Drops for a full queue are reported in `last_error` at most this often.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
+
+pub fn run(
+    spec: Arc<SourceSpec>,
+    shared: Arc<SourceShared>,
+    run: Arc<Run>,
+    previous: Vec<JoinHandle<()>>,
+) {
+    for handle in previous {
+        let _ = handle.join();
+    }
+    if run.ending() {
+        return;
+    }
+    let Some(token) = subscriber_token::get() else {
+        shared.life.fail(
+            &run,
+            "CHANNELS sources cannot subscribe: the module has no subscriber token (see the server log from its load)",
+        );
+        return;
+    };
+    let Some(gil) = Gil::new() else {
+        shared
+            .life
+            .fail(&run, "cannot get a thread-safe Redis context".to_string());
+        return;
+    };
+    let cluster = match gil.lock(run.flag()) {
+        Some(guard) => guard.get_flags().contains(ContextFlags::CLUSTER),
+        None => return,
+    };
+    let reporter = shared.clone();
+    let on_error = Arc::new(move |message: String| reporter.life.set_last_error(message));
+    let forwarder = match Forwarder::new(&spec.name, &shared.brokers, &spec.config, on_error) {
+        Ok(forwarder) => forwarder,
+        Err(e) => {
+            shared.life.fail(&run, e);
+            return;
+        }
+    };
+    let topics = TopicMaker::new(
+        &shared.brokers,
+        &spec.config,
+        spec.partitions,
+        spec.replication,
+    );
+    let mut worker = ChannelsWorker {
+        fixed_topic: spec
+            .topic
+            .is_literal()
+            .then(|| kafka_topic_name(spec.topic.source().as_bytes())),
+        max_value: max_value_bytes(&spec.config),
+        keep_values: matches!(spec.on_error, OnError::Dlq(_)),
+        spec: &spec,
+        shared: &shared,
+        run: &run,
+        gil: &gil,
+        forwarder,
+        topics,
+        cluster,
+        view: None,
+        view_read: None,
+        in_flight: HashMap::new(),
+        in_flight_bytes: 0,
+        next_sequence: 0,
+        full_since: None,
+        full_drops: 0,
+        drops_reported: None,
+        failed: false,
+        dead_letters: None,
+        backoff: Duration::from_millis(50),
+        topic_buf: Vec::new(),
+        key_buf: Vec::new(),
+    };
+    worker.run_loop(token);
+    worker.finish();
+}
+
+/// The largest value the producer can send: its `message.max.bytes` less room for the rest.
+fn max_value_bytes(config: &[(String, String)]) -> usize {
+    config
+        .iter()
+        .rev()
+        .find(|(property, _)| property.eq_ignore_ascii_case("message.max.bytes"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(1_000_000)
+        .saturating_sub(RECORD_OVERHEAD)
+        .max(1)
+}
+
+/// One message handed to the producer and not settled yet. Key and value are kept only for
+/// a dead letter (ON-ERROR DLQ).
+struct InFlight {
+    channel: Vec<u8>,
+    topic: String,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    bytes: usize,
+}
+
+struct ChannelsWorker<'a> {
+    spec: &'a SourceSpec,
+    shared: &'a SourceShared,
+    run: &'a Run,
+    gil: &'a Gil,
+    forwarder: Forwarder,
+    topics: TopicMaker,
+    /// The topic when the template has no placeholder.
+    fixed_topic: Option<String>,
+    max_value: usize,
+    keep_values: bool,
+    cluster: bool,
+    view: Option<Arc<Ownership>>,
+    view_read: Option<Instant>,
+    in_flight: HashMap<usize, InFlight>,
+    in_flight_bytes: usize,
+    next_sequence: usize,
+    /// Since when no message found room in flight.
+    full_since: Option<Instant>,
+    /// Messages dropped for a full queue and not yet reported.
+    full_drops: u64,
+    drops_reported: Option<Instant>,
+    /// ON-ERROR FAIL met a message: the run ends.
+    failed: bool,
+    dead_letters: Option<DeadLetters>,
+    backoff: Duration,
+    topic_buf: Vec<u8>,
+    key_buf: Vec<u8>,
+}
+
+impl ChannelsWorker<'_> {
+    fn going_on(&self) -> bool {
+        !self.failed && !self.run.stopping()
+    }
+
+    fn run_loop(&mut self, token: &str) {
+        let name = client_name(&self.spec.name);
+        let identity = Identity {
+            token,
+            client_name: &name,
+            pattern: &self.spec.glob,
+        };
+        let mut lost: Option<String> = None;
+        loop {
+            if self.run.ending() {
+                return;
+            }
+            let Some((mut subscriber, warning)) = self.subscribe(&identity) else {
+                return;
+            };
+            self.shared.channel.connected.store(true, Ordering::Relaxed);
+            if let Some(reason) = lost.take() {
+                add(&self.shared.counters.reconnects, 1);
+                self.shared.life.set_last_error(format!(
+                    "subscriber reconnected to {} after the connection was lost ({reason}); messages published meanwhile were not seen",
+                    subscriber.endpoint
+                ));
+            }
+            if let Some(warning) = warning {
+                self.shared.life.set_last_error(warning);
+            }
+            self.shared.life.report_state(self.run, State::Running);
+            let ended = self.pump(&mut subscriber);
+            self.shared
+                .channel
+                .connected
+                .store(false, Ordering::Relaxed);
+            // Closing the socket ends the subscription at once: no client is left behind.
+            drop(subscriber);
+            match ended {
+                Ok(()) => return,
+                Err(Closed(reason)) => {
+                    self.shared.life.set_last_error(format!(
+                        "subscriber connection lost ({reason}; CLIENT KILL, client-output-buffer-limit pubsub or a restart?): reconnecting, messages published until then are not seen"
+                    ));
+                    lost = Some(reason);
+                }
+            }
+        }
+    }
+
+    /// Connects and subscribes, retrying while the server cannot be reached; None when the
+    /// run ended or failed (a server that refuses the subscriber).
+    fn subscribe(&mut self, identity: &Identity<'_>) -> Option<(Subscriber, Option<String>)> {
+        loop {
+            if self.run.ending() {
+                return None;
+            }
+            let endpoints = match self.endpoints()? {
+                Ok(endpoints) => endpoints,
+                Err(message) => {
+                    self.shared.life.fail(self.run, message);
+                    return None;
+                }
+            };
+            match Subscriber::connect(&endpoints, identity, self.max_value, self.run.flag()) {
+                Ok(connected) => {
+                    self.backoff = Duration::from_millis(50);
+                    return Some(connected);
+                }
+                Err(ConnectError::Stopped) => return None,
+                Err(ConnectError::Refused(message)) => {
+                    self.shared.life.fail(self.run, message);
+                    return None;
+                }
+                Err(ConnectError::Unreachable(message)) => {
+                    self.shared.life.set_last_error(message);
+                    let wait = self.backoff;
+                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                    if !self.sleep(wait) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where to connect, from the server's settings as they are now (CONFIG SET may have
+    /// moved the port); None when the run ended first.
+    fn endpoints(&self) -> Option<Result<Vec<Endpoint>, String>> {
+        let guard = self.gil.lock(self.run.flag())?;
+        let options = CallOptionsBuilder::new().errors_as_replies().build();
+        let get = |name: &str| config_value(&guard, &options, name).unwrap_or_default();
+        let settings = ServerSettings {
+            port: get("port"),
+            bind: get("bind"),
+            unixsocket: get("unixsocket"),
+        };
+        drop(guard);
+        Some(endpoint::endpoints(&settings))
+    }
+
+    /// Reads and forwards until the run ends (Ok) or the connection does (Err).
+    fn pump(&mut self, subscriber: &mut Subscriber) -> Result<(), Closed> {
+        let mut events = Vec::new();
+        loop {
+            crate::runtime::faults::maybe_panic_worker(&self.spec.name);
+            if self.run.ending() || !self.settle(Duration::ZERO) {
+                return Ok(());
+            }
+            let wait = if self.in_flight.is_empty() {
+                IDLE_READ
+            } else {
+                BUSY_READ
+            };
+            subscriber.read(wait, &mut events)?;
+            if self.cluster {
+                self.follow_cluster();
+            }
+            let mut received = std::mem::take(&mut events).into_iter();
+            while let Some(event) = received.next() {
+                if !self.handle(event) {
+                    let lost = received
+                        .filter(|e| matches!(e, Event::Message { .. }))
+                        .count();
+                    add(&self.shared.counters.dropped, lost as u64);
+                    return Ok(());
+                }
+            }
+            self.report_full_drops();
+        }
+    }
+
+    /// The served slots, read again when due. Forwarding writes nothing to Redis, so the view
+    /// need not be read under the lock: a slot whose move it has not seen yet is one that
+    /// neither side serves stably (its channels are forwarded by nobody for that moment).
+    fn follow_cluster(&mut self) {
+        if self
+            .view_read
+            .is_some_and(|at| at.elapsed() < CLUSTER_REFRESH)
+        {
+            return;
+        }
+        self.view_read = Some(Instant::now());
+        if let Some(view) = topology::current() {
+            self.view = Some(view);
+        }
+    }
+
+    /// False when the run must end.
+    fn handle(&mut self, event: Event) -> bool {
+        match event {
+            Event::Message { channel, payload } => self.forward(channel, payload),
+            Event::ChannelTooLong(len) => {
+                let name = format!("<a channel name of {len} bytes>");
+                self.pass_over(
+                    name.as_bytes(),
+                    "",
+                    None,
+                    None,
+                    None,
+                    "the channel name is longer than the producer's message.max.bytes",
+                )
+            }
+            Event::Subscribed | Event::Pong => true,
+            Event::Other(text) => {
+                self.shared.life.set_last_error(format!(
+                    "subscriber: unexpected reply from the server: {text}"
+                ));
+                true
+            }
+        }
+    }
+
+    fn forward(&mut self, channel: Vec<u8>, payload: Payload) -> bool {
+        if self.cluster
+            && !self
+                .view
+                .as_ref()
+                .is_some_and(|view| view.serves(key_slot(&channel)))
+        {
+            // Another primary serves the channel's slot and forwards it.
+            return true;
+        }
+        let topic = match &self.fixed_topic {
+            Some(topic) => topic.clone(),
+            None => {
+                self.spec
+                    .topic
+                    .render_channel_into(&channel, &mut self.topic_buf);
+                kafka_topic_name(&self.topic_buf)
+            }
+        };
+        self.spec
+            .key
+            .render_channel_into(&channel, &mut self.key_buf);
+        let forwarder = &self.forwarder;
+        if let Err(e) = self
+            .topics
+            .ensure(&topic, |t| forwarder.topic_exists(t), self.run.flag())
+        {
+            self.shared.life.set_last_error(e);
+        }
+        match payload {
+            Payload::Bytes(value) => self.send(channel, topic, value),
+            Payload::TooLong(size) => {
+                let key = std::mem::take(&mut self.key_buf);
+                let error = format!(
+                    "a message of {size} bytes is longer than the producer's message.max.bytes"
+                );
+                let going_on =
+                    self.pass_over(&channel, &topic, Some(&key), None, Some(size), &error);
+                self.key_buf = key;
+                going_on
+            }
+        }
+    }
+
+    fn room(&self) -> bool {
+        self.in_flight.len() < MAX_IN_FLIGHT
+            && self.in_flight_bytes < settings::source_inflight_max_bytes()
+    }
+
+    /// Hands one message to the producer; false when the run must end.
+    fn send(&mut self, channel: Vec<u8>, topic: String, value: Vec<u8>) -> bool {
+        let bytes = channel.len() + self.key_buf.len() + value.len();
+        let mut queue_full = false;
+        loop {
+            if (queue_full || !self.room()) && !self.wait_for_room(queue_full) {
+                self.drop_for_full_queue();
+                return self.going_on();
+            }
+            let headers: [(&str, &[u8]); 1] = [(CHANNEL_HEADER, &channel)];
+            let sequence = self.next_sequence;
+            let sent =
+                self.forwarder
+                    .send_parts(&topic, &self.key_buf, Some(&value), &headers, sequence);
+            match sent {
+                Sent::Queued => {
+                    self.next_sequence += 1;
+                    self.full_since = None;
+                    self.in_flight_bytes += bytes;
+                    let (key, value) = if self.keep_values {
+                        (Some(self.key_buf.clone()), Some(value))
+                    } else {
+                        (None, None)
+                    };
+                    self.in_flight.insert(
+                        sequence,
+                        InFlight {
+                            channel,
+                            topic,
+                            key,
+                            value,
+                            bytes,
+                        },
+                    );
+                    self.publish_in_flight();
+                    return true;
+                }
+                Sent::Full => queue_full = true,
+                Sent::Refused(failure) if failure.permanent => {
+                    let key = std::mem::take(&mut self.key_buf);
+                    let going_on = self.pass_over(
+                        &channel,
+                        &topic,
+                        Some(&key),
+                        Some(&value),
+                        None,
+                        &failure.message,
+                    );
+                    self.key_buf = key;
+                    return going_on;
+                }
+                Sent::Refused(failure) => {
+                    self.lost(&channel, &failure.message);
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Serves delivery reports until there is room for a message (or librdkafka's queue
+    /// took one back), for FULL_WAIT counted from when room first ran out; false when that
+    /// passed (or the run ended) without room.
+    fn wait_for_room(&mut self, queue_full: bool) -> bool {
+        let since = *self.full_since.get_or_insert_with(Instant::now);
+        loop {
+            if since.elapsed() >= FULL_WAIT || !self.going_on() {
+                return false;
+            }
+            let before = self.in_flight.len();
+            if !self.settle(Duration::from_millis(5)) {
+                return false;
+            }
+            let progressed = self.in_flight.len() < before;
+            if self.room() && (!queue_full || progressed) {
+                return true;
+            }
+        }
+    }
+
+    fn drop_for_full_queue(&mut self) {
+        add(&self.shared.counters.dropped, 1);
+        self.full_drops += 1;
+    }
+
+    fn report_full_drops(&mut self) {
+        if self.full_drops == 0
+            || self
+                .drops_reported
+                .is_some_and(|at| at.elapsed() < DROP_REPORT_EVERY)
+        {
+            return;
+        }
+        self.shared.life.set_last_error(format!(
+            "dropped {} messages: Kafka took none for {} ms with {} in flight (broker down or slow?)",
+            self.full_drops,
+            FULL_WAIT.as_millis(),
+            self.in_flight.len()
+        ));
+        self.full_drops = 0;
+        self.drops_reported = Some(Instant::now());
+    }
+
+    /// A message Kafka did not take, for a reason that is not the message's (an outage that
+    /// outlasted librdkafka's retries): at most once means it is gone.
+    fn lost(&mut self, channel: &[u8], error: &str) {
+        add(&self.shared.counters.errors, 1);
+        add(&self.shared.counters.dropped, 1);
+        self.shared.life.set_last_error(format!(
+            "channel {}: {error} (message dropped)",
+            quoted(channel)
+        ));
+    }
+
+    fn publish_in_flight(&self) {
+        self.shared
+            .channel
+            .in_flight
+            .store(self.in_flight.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Serves delivery reports, waiting up to `wait` for one; false when the run must end.
+    fn settle(&mut self, wait: Duration) -> bool {
+        let reports = self.forwarder.poll(wait);
+        let mut delivered = 0;
+        for (sequence, outcome) in reports {
+            let Some(sent) = self.in_flight.remove(&sequence) else {
+                continue;
+            };
+            self.in_flight_bytes -= sent.bytes;
+            delivered += u64::from(self.settled(sent, outcome));
+        }
+        add(&self.shared.counters.records, delivered);
+        self.publish_in_flight();
+        self.going_on()
+    }
+
+    /// True when the message was delivered.
+    fn settled(&mut self, sent: InFlight, outcome: Outcome) -> bool {
+        match outcome {
+            Ok(()) => true,
+            Err(Failure {
+                message,
+                permanent: true,
+            }) => {
+                self.pass_over(
+                    &sent.channel,
+                    &sent.topic,
+                    sent.key.as_deref(),
+                    sent.value.as_deref(),
+                    None,
+                    &message,
+                );
+                false
+            }
+            Err(Failure { message, .. }) => {
+                self.lost(&sent.channel, &message);
+                false
+            }
+        }
+    }
+
+    /// A message that cannot go to its topic for good (too large, refused): ON-ERROR. False
+    /// when the run must end.
+    fn pass_over(
+        &mut self,
+        channel: &[u8],
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        value_dropped: Option<usize>,
+        error: &str,
+    ) -> bool {
+        if self.failed {
+            add(&self.shared.counters.dropped, 1);
+            return false;
+        }
+        add(&self.shared.counters.errors, 1);
+        let message = format!("channel {}: {error}", quoted(channel));
+        match &self.spec.on_error {
+            OnError::Fail => {
+                self.failed = true;
+                self.shared.life.fail(self.run, &message);
+                false
+            }
+            OnError::Skip => {
+                add(&self.shared.counters.skipped, 1);
+                self.shared
+                    .life
+                    .set_last_error(format!("skipped {message}"));
+                true
+            }
+            OnError::Dlq(dlq) => {
+                let dlq = dlq.clone();
+                let mut origin = vec![
+                    (CHANNEL_HEADER, channel.to_vec()),
+                    (HEADER_SOURCE, self.spec.name.as_bytes().to_vec()),
+                    (HEADER_TOPIC, topic.as_bytes().to_vec()),
+                ];
+                if let Some(size) = value_dropped {
+                    origin.push((HEADER_VALUE_DROPPED, size.to_string().into_bytes()));
+                }
+                let letter = Letter {
+                    key: key.or(Some(channel)),
+                    value,
+                    error,
+                    origin,
+                };
+                if !self.send_dead_letter(&dlq, &letter, &message) {
+                    add(&self.shared.counters.dropped, 1);
+                    return false;
+                }
+                add(&self.shared.counters.dlq, 1);
+                true
+            }
+        }
+    }
+
+    /// Sends a dead letter, retrying until the broker acknowledges it; false if the run
+    /// stopped first.
+    fn send_dead_letter(&mut self, dlq: &str, letter: &Letter<'_>, message: &str) -> bool {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if self.dead_letters.is_none() {
+                match DeadLetters::new(
+                    &self.spec.name,
+                    dlq,
+                    &self.shared.brokers,
+                    &self.spec.config,
+                ) {
+                    Ok(dead_letters) => self.dead_letters = Some(dead_letters),
+                    Err(e) => self.shared.life.set_last_error(e),
+                }
+            }
+            if let Some(dead_letters) = &self.dead_letters {
+                match dead_letters.send(letter, self.run.flag()) {
+                    Ok(()) => {
+                        self.shared
+                            .life
+                            .set_last_error(format!("sent to DLQ {dlq}: {message}"));
+                        return true;
+                    }
+                    Err(e) => self.shared.life.set_last_error(format!(
+                        "{message}; dead letter not delivered, retrying: {e}"
+                    )),
+                }
+            }
+            if !self.sleep(backoff) {
+                return false;
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF * 5);
+        }
+    }
+
+    /// At the end of a run: a pause or a failure lets what is in flight be delivered for a
+    /// while; whatever is still unsettled then (or at a stop) is dropped with the producer.
+    fn finish(&mut self) {
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        while !self.in_flight.is_empty() && !self.run.stopping() && Instant::now() < deadline {
+            self.settle(Duration::from_millis(10));
+        }
+        add(&self.shared.counters.dropped, self.in_flight.len() as u64);
+        self.in_flight.clear();
+        self.in_flight_bytes = 0;
+        self.publish_in_flight();
+        self.shared
+            .channel
+            .connected
+            .store(false, Ordering::Relaxed);
+    }
+
+    /// Sleeps in short steps; false if the run is ending.
+    fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        while Instant::now() < deadline {
+            if self.run.ending() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5).min(duration));
+        }
+        !self.run.ending()
+    }
+}
+
+/// One setting's value as `CONFIG GET` gives it; None when it cannot be read.
+fn config_value(ctx: &Context, options: &redis_module::CallOptions, name: &str) -> Option<String> {
+    let reply: CallResult = ctx.call_ext("CONFIG", options, &["GET", name][..]);
+    let text = |reply: Option<CallResult<'_>>| match reply {
+        Some(Ok(CallReply::String(text))) => text.to_string(),
+        _ => None,
+    };
+    match reply {
+        Ok(CallReply::Array(pairs)) => text(pairs.get(1)),
+        Ok(CallReply::Map(pairs)) => text(pairs.get(0).map(|(_, value)| value)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_value_follows_message_max_bytes() {
+        assert_eq!(max_value_bytes(&[]), 1_000_000 - RECORD_OVERHEAD);
+        let config = |v: &str| vec![("Message.Max.Bytes".to_string(), v.to_string())];
+        assert_eq!(max_value_bytes(&config("5000")), 5000 - RECORD_OVERHEAD);
+        assert_eq!(max_value_bytes(&config("10")), 1);
+        assert_eq!(max_value_bytes(&config("x")), 1_000_000 - RECORD_OVERHEAD);
+    }
+}
