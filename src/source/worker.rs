@@ -111,7 +111,7 @@ pub fn run(
 
 /// Sequence numbers are distinct counters: they need no hashing beyond a multiply.
 #[derive(Default)]
-struct SequenceHasher(u64);
+pub struct SequenceHasher(u64);
 
 impl Hasher for SequenceHasher {
     fn finish(&self) -> u64 {

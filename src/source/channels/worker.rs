@@ -32,12 +32,13 @@ use crate::source::channels::subscriber::{Closed, ConnectError, Identity, Subscr
 use crate::source::forward::{Failure, Forwarder, Outcome, Sent};
 use crate::source::shared::SourceShared;
 use crate::source::topics::TopicMaker;
-use crate::source::worker::{HEADER_SOURCE, HEADER_TOPIC};
+use crate::source::worker::{SequenceHasher, HEADER_SOURCE, HEADER_TOPIC};
 use crate::spec::options::OnError;
 use crate::spec::source::SourceSpec;
 use crate::spec::source_template::kafka_topic_name;
 use redis_module::{CallOptionsBuilder, CallReply, CallResult, Context, ContextFlags};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -61,6 +62,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const CLUSTER_REFRESH: Duration = Duration::from_millis(100);
 /// Room left in `message.max.bytes` for the key and headers.
 const RECORD_OVERHEAD: usize = 1024;
+/// Polls of the producer per settle: bounds the time away from the socket.
+const MAX_POLLS: usize = 64;
 /// Drops for a full queue are reported in `last_error` at most this often.
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(1);
 
@@ -112,7 +115,7 @@ pub fn run(
         fixed_topic: spec
             .topic
             .is_literal()
-            .then(|| kafka_topic_name(spec.topic.source().as_bytes())),
+            .then(|| kafka_topic_name(spec.topic.source().as_bytes()).into()),
         max_value: max_value_bytes(&spec.config),
         keep_values: matches!(spec.on_error, OnError::Dlq(_)),
         spec: &spec,
@@ -124,7 +127,7 @@ pub fn run(
         cluster,
         view: None,
         view_read: None,
-        in_flight: HashMap::new(),
+        in_flight: HashMap::default(),
         in_flight_bytes: 0,
         next_sequence: 0,
         full_since: None,
@@ -152,14 +155,18 @@ fn max_value_bytes(config: &[(String, String)]) -> usize {
         .max(1)
 }
 
-/// One message handed to the producer and not settled yet. Key and value are kept only for
-/// a dead letter (ON-ERROR DLQ).
+/// One message handed to the producer and not settled yet. Key, value and topic are kept
+/// only for a dead letter (ON-ERROR DLQ).
 struct InFlight {
     channel: Vec<u8>,
-    topic: String,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
+    letter: Option<Box<LetterParts>>,
     bytes: usize,
+}
+
+struct LetterParts {
+    topic: Arc<str>,
+    key: Vec<u8>,
+    value: Vec<u8>,
 }
 
 struct ChannelsWorker<'a> {
@@ -170,13 +177,13 @@ struct ChannelsWorker<'a> {
     forwarder: Forwarder,
     topics: TopicMaker,
     /// The topic when the template has no placeholder.
-    fixed_topic: Option<String>,
+    fixed_topic: Option<Arc<str>>,
     max_value: usize,
     keep_values: bool,
     cluster: bool,
     view: Option<Arc<Ownership>>,
     view_read: Option<Instant>,
-    in_flight: HashMap<usize, InFlight>,
+    in_flight: HashMap<usize, InFlight, BuildHasherDefault<SequenceHasher>>,
     in_flight_bytes: usize,
     next_sequence: usize,
     /// Since when no message found room in flight.
@@ -376,13 +383,13 @@ impl ChannelsWorker<'_> {
             // Another primary serves the channel's slot and forwards it.
             return true;
         }
-        let topic = match &self.fixed_topic {
+        let topic: Arc<str> = match &self.fixed_topic {
             Some(topic) => topic.clone(),
             None => {
                 self.spec
                     .topic
                     .render_channel_into(&channel, &mut self.topic_buf);
-                kafka_topic_name(&self.topic_buf)
+                kafka_topic_name(&self.topic_buf).into()
             }
         };
         self.spec
@@ -416,7 +423,7 @@ impl ChannelsWorker<'_> {
     }
 
     /// Hands one message to the producer; false when the run must end.
-    fn send(&mut self, channel: Vec<u8>, topic: String, value: Vec<u8>) -> bool {
+    fn send(&mut self, channel: Vec<u8>, topic: Arc<str>, value: Vec<u8>) -> bool {
         let bytes = channel.len() + self.key_buf.len() + value.len();
         let mut queue_full = false;
         loop {
@@ -434,18 +441,18 @@ impl ChannelsWorker<'_> {
                     self.next_sequence += 1;
                     self.full_since = None;
                     self.in_flight_bytes += bytes;
-                    let (key, value) = if self.keep_values {
-                        (Some(self.key_buf.clone()), Some(value))
-                    } else {
-                        (None, None)
-                    };
+                    let letter = self.keep_values.then(|| {
+                        Box::new(LetterParts {
+                            topic,
+                            key: self.key_buf.clone(),
+                            value,
+                        })
+                    });
                     self.in_flight.insert(
                         sequence,
                         InFlight {
                             channel,
-                            topic,
-                            key,
-                            value,
+                            letter,
                             bytes,
                         },
                     );
@@ -535,16 +542,25 @@ impl ChannelsWorker<'_> {
             .store(self.in_flight.len() as u64, Ordering::Relaxed);
     }
 
-    /// Serves delivery reports, waiting up to `wait` for one; false when the run must end.
+    /// Serves the delivery reports that are ready, waiting up to `wait` for the first; false
+    /// when the run must end.
     fn settle(&mut self, wait: Duration) -> bool {
-        let reports = self.forwarder.poll(wait);
         let mut delivered = 0;
-        for (sequence, outcome) in reports {
-            let Some(sent) = self.in_flight.remove(&sequence) else {
-                continue;
-            };
-            self.in_flight_bytes -= sent.bytes;
-            delivered += u64::from(self.settled(sent, outcome));
+        let mut reports = self.forwarder.poll(wait);
+        // One poll serves one batch of reports; between two reads of the socket, serve all
+        // that are ready, or acknowledgements lag behind the broker.
+        for _ in 0..MAX_POLLS {
+            if reports.is_empty() {
+                break;
+            }
+            for (sequence, outcome) in reports {
+                let Some(sent) = self.in_flight.remove(&sequence) else {
+                    continue;
+                };
+                self.in_flight_bytes -= sent.bytes;
+                delivered += u64::from(self.settled(sent, outcome));
+            }
+            reports = self.forwarder.poll(Duration::ZERO);
         }
         add(&self.shared.counters.records, delivered);
         self.publish_in_flight();
@@ -559,11 +575,12 @@ impl ChannelsWorker<'_> {
                 message,
                 permanent: true,
             }) => {
+                let letter = sent.letter.as_deref();
                 self.pass_over(
                     &sent.channel,
-                    &sent.topic,
-                    sent.key.as_deref(),
-                    sent.value.as_deref(),
+                    letter.map_or("", |l| &l.topic),
+                    letter.map(|l| l.key.as_slice()),
+                    letter.map(|l| l.value.as_slice()),
                     None,
                     &message,
                 );
