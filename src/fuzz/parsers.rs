@@ -7,7 +7,7 @@ use crate::spec::glob::{glob_match, validate_glob};
 use crate::spec::options::parse_brokers;
 use crate::spec::record::Record;
 use crate::spec::sink_parse::parse_sink_create;
-use crate::spec::source::FromPosition;
+use crate::spec::source::{Feed, FromPosition};
 use crate::spec::source_parse::parse_source_create;
 use crate::spec::source_template::{kafka_topic_name, SourceTemplate, MAX_TOPIC_LEN};
 use crate::spec::template::Template;
@@ -61,6 +61,32 @@ fn source_create_never_panics_and_what_it_accepts_reparses_the_same() {
             }
             Err(e) => assert!(!e.to_string().is_empty()),
         }
+    });
+}
+
+#[test]
+fn channels_sources_accept_only_channel_templates() {
+    check("channels source create", |g| {
+        let args = create_args(g, &[b"CHANNELS", b"c:*"]);
+        let Ok(spec) = parse_source_create(Args::new(args)) else {
+            return;
+        };
+        if spec.feed != Feed::Channels {
+            return;
+        }
+        assert!(
+            !spec.topic.uses_entry() && !spec.key.uses_entry(),
+            "{spec:?}"
+        );
+        let channel = g.bytes(12);
+        let mut out = Vec::new();
+        spec.key.render_channel_into(&channel, &mut out);
+        if spec.key.source() == "${channel}" {
+            assert_eq!(out, channel);
+        }
+        spec.topic.render_channel_into(&channel, &mut out);
+        let topic = kafka_topic_name(&out);
+        assert!(!topic.is_empty() && topic.chars().count() <= MAX_TOPIC_LEN);
     });
 }
 
