@@ -49,6 +49,9 @@ on_both_servers!(
     the_subscriber_is_named_and_comes_back_after_client_kill,
     pause_resume_and_delete_leave_no_subscriber_behind,
     messages_too_large_for_kafka_follow_on_error,
+    module_unload_drops_the_subscriber_and_a_reload_subscribes_again,
+    the_unix_socket_is_preferred_and_no_plain_listener_is_a_clear_failure,
+    a_broker_outage_drops_what_does_not_fit_and_counts_it,
 );
 
 /// A module that publishes with RM_PublishMessage (`PUBTEST.PUBLISH <channel> <message>`),
@@ -118,7 +121,8 @@ fn records(conn: &mut Connection, name: &str) -> i64 {
 /// can reach Kafka.
 fn wait_subscribed(conn: &mut Connection, name: &str) {
     wait_until(&format!("{name} subscribed"), DEADLINE, || {
-        status_field::<String>(conn, name, "subscribed") == "yes"
+        common::try_cmd::<Value>(conn, &["KAFKA.STATUS", name]).is_ok()
+            && status_field::<String>(conn, name, "subscribed") == "yes"
     });
 }
 
@@ -627,6 +631,160 @@ fn messages_too_large_for_kafka_follow_on_error(options: ServerOptions) {
     assert_eq!(status_field::<i64>(&mut conn, "big", "dropped"), 0);
 }
 
+fn module_unload_drops_the_subscriber_and_a_reload_subscribes_again(options: ServerOptions) {
+    let kafka = MockKafka::new();
+    kafka.create_topic("u", 1);
+    let redis = RedisServer::start_with(options);
+    let mut conn = redis.conn();
+    create_source(
+        &mut conn,
+        &kafka.bootstrap(),
+        "u",
+        &["CHANNELS", "u:*", "TOPIC", "u"],
+    );
+    wait_subscribed(&mut conn, "u");
+    assert_eq!(publish(&mut conn, b"u:1", b"before"), 1);
+    wait_until("first message", DEADLINE, || records(&mut conn, "u") == 1);
+
+    assert_eq!(
+        cmd::<String>(&mut conn, &["MODULE", "UNLOAD", "kafka"]),
+        "OK"
+    );
+    wait_until("no subscriber after unload", DEADLINE, || {
+        subscriber_clients(&mut conn, "u").is_empty()
+    });
+    assert_eq!(publish(&mut conn, b"u:1", b"unloaded"), 0);
+
+    let path = module_path().display().to_string();
+    assert_eq!(cmd::<String>(&mut conn, &["MODULE", "LOAD", &path]), "OK");
+    wait_subscribed(&mut conn, "u");
+    assert_eq!(subscriber_clients(&mut conn, "u").len(), 1);
+    assert_eq!(publish(&mut conn, b"u:1", b"reloaded"), 1);
+    let messages = consume(&kafka.bootstrap(), "u", 2);
+    assert_eq!(
+        values(&messages),
+        vec![b"before".to_vec(), b"reloaded".to_vec()]
+    );
+}
+
+fn the_unix_socket_is_preferred_and_no_plain_listener_is_a_clear_failure(options: ServerOptions) {
+    static SOCKETS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let kafka = MockKafka::new();
+    kafka.create_topic("x", 1);
+    let socket = std::env::temp_dir().join(format!(
+        "rk-channels-{}-{}.sock",
+        std::process::id(),
+        SOCKETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let socket_text = socket.display().to_string();
+    let mut with_socket = options.clone();
+    with_socket.extra = vec![
+        "--unixsocket".into(),
+        socket_text.clone(),
+        "--unixsocketperm".into(),
+        "700".into(),
+    ];
+    let redis = RedisServer::start_with(with_socket);
+    let mut conn = redis.conn();
+    create_source(
+        &mut conn,
+        &kafka.bootstrap(),
+        "x",
+        &["CHANNELS", "x:*", "TOPIC", "x"],
+    );
+    wait_subscribed(&mut conn, "x");
+    let clients = subscriber_clients(&mut conn, "x");
+    assert!(
+        clients.len() == 1 && clients[0].contains(&format!("addr={socket_text}")),
+        "{clients:?}"
+    );
+    assert_eq!(publish(&mut conn, b"x:1", b"over the socket"), 1);
+    let messages = consume(&kafka.bootstrap(), "x", 1);
+    assert_eq!(values(&messages), vec![b"over the socket".to_vec()]);
+    drop(redis);
+    let _ = std::fs::remove_file(&socket);
+
+    // TLS-only, as far as a module without a TLS client can tell: no port, no socket.
+    let redis = RedisServer::start_with(options);
+    let mut conn = redis.conn();
+    cmd::<String>(&mut conn, &["CONFIG", "SET", "port", "0"]);
+    create_source(
+        &mut conn,
+        &kafka.bootstrap(),
+        "tls",
+        &["CHANNELS", "x:*", "TOPIC", "x"],
+    );
+    wait_until("the source fails", DEADLINE, || {
+        status_field::<String>(&mut conn, "tls", "state") == "failed"
+    });
+    let last_error: String = status_field(&mut conn, "tls", "last_error");
+    assert!(
+        last_error.contains("port is 0") && last_error.contains("unixsocket"),
+        "{last_error}"
+    );
+}
+
+/// With the broker down, messages wait in flight up to the in-flight limit; past it a message
+/// waits a second for room and is then dropped and counted, while the subscriber stays
+/// connected. Every message received ends up acknowledged or counted as dropped.
+fn a_broker_outage_drops_what_does_not_fit_and_counts_it(options: ServerOptions) {
+    const MESSAGES: usize = 20_000;
+    let kafka = MockKafka::new();
+    kafka.create_topic("o", 1);
+    let redis = RedisServer::start_with(options);
+    let mut conn = redis.conn();
+    cmd::<String>(
+        &mut conn,
+        &["CONFIG", "SET", "kafka.source-inflight-max-bytes", "1mb"],
+    );
+    create_source(
+        &mut conn,
+        &kafka.bootstrap(),
+        "o",
+        &["CHANNELS", "o:*", "TOPIC", "o"],
+    );
+    wait_subscribed(&mut conn, "o");
+    assert_eq!(publish(&mut conn, b"o:1", b"first"), 1);
+    wait_until("first message", DEADLINE, || records(&mut conn, "o") == 1);
+    kafka.broker_down();
+    let payload = vec![b'p'; 200];
+    let mut pipe = redis::pipe();
+    for _ in 0..MESSAGES {
+        pipe.cmd("PUBLISH").arg("o:1").arg(&payload).ignore();
+    }
+    let () = pipe.query(&mut conn).expect("pipelined PUBLISH");
+    wait_until("drops counted", DEADLINE, || {
+        status_field::<i64>(&mut conn, "o", "dropped") > 0
+    });
+    wait_until(
+        "every message received is in flight or dropped",
+        DEADLINE,
+        || {
+            let in_flight: i64 = status_field(&mut conn, "o", "backlog");
+            let dropped: i64 = status_field(&mut conn, "o", "dropped");
+            in_flight + dropped == MESSAGES as i64
+        },
+    );
+    let last_error: String = status_field(&mut conn, "o", "last_error");
+    assert!(
+        last_error.starts_with("dropped ") && last_error.contains("Kafka took none"),
+        "{last_error}"
+    );
+    assert_eq!(status_field::<i64>(&mut conn, "o", "reconnects"), 0);
+    assert_eq!(status_field::<String>(&mut conn, "o", "subscribed"), "yes");
+    kafka.broker_up();
+    wait_until("what was in flight is delivered", DEADLINE, || {
+        status_field::<i64>(&mut conn, "o", "backlog") == 0
+    });
+    let dropped: i64 = status_field(&mut conn, "o", "dropped");
+    assert_eq!(records(&mut conn, "o") + dropped, 1 + MESSAGES as i64);
+    assert!(dropped < MESSAGES as i64, "some fitted in flight");
+    assert_eq!(publish(&mut conn, b"o:1", b"after"), 1);
+    wait_until("flowing again", DEADLINE, || {
+        records(&mut conn, "o") + dropped == 2 + MESSAGES as i64
+    });
+}
+
 #[test]
 fn bad_channels_sources_are_refused_and_create_nothing() {
     let redis = RedisServer::start_with(ServerOptions {
@@ -779,4 +937,92 @@ fn throughput(broker: &str, bootstrap: &str) {
         MESSAGES as f64 / forwarded.as_secs_f64(),
     );
     assert_eq!(dropped, 0);
+}
+
+#[test]
+fn on_a_cluster_each_message_is_forwarded_once_redis_7_0() {
+    each_message_once_on_a_cluster(redis_server());
+}
+
+#[test]
+fn on_a_cluster_each_message_is_forwarded_once_valkey_8_1() {
+    each_message_once_on_a_cluster(valkey_server());
+}
+
+/// A PUBLISH reaches every node of a cluster; only the primary serving the channel name's slot
+/// forwards it, whichever node it was published on (replicas included).
+fn each_message_once_on_a_cluster(binary: PathBuf) {
+    const CHANNELS: usize = 24;
+    const EACH: usize = 10;
+    let kafka = MockKafka::new();
+    kafka.create_topic("cc", 1);
+    let cluster = common::cluster::Cluster::start(binary, 3, 1);
+    let primaries = cluster.primaries();
+    let mut first = cluster.conn(primaries[0]);
+    create_source(
+        &mut first,
+        &kafka.bootstrap(),
+        "cc",
+        &["CHANNELS", "cc:*", "TOPIC", "cc"],
+    );
+    for &node in &primaries {
+        let mut conn = cluster.conn(node);
+        wait_until("every primary subscribed", DEADLINE, || {
+            common::try_cmd::<Value>(&mut conn, &["KAFKA.STATUS", "cc"]).is_ok()
+                && status_field::<String>(&mut conn, "cc", "subscribed") == "yes"
+        });
+    }
+    let nodes = cluster.live();
+    let mut expected: std::collections::HashMap<usize, i64> = Default::default();
+    let mut sent: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for c in 0..CHANNELS {
+        let channel = format!("cc:{c}");
+        *expected.entry(cluster.node_for_key(&channel)).or_default() += EACH as i64;
+        // Each channel from one node, so its publish order is defined.
+        let mut publisher = cluster.conn(nodes[c % nodes.len()]);
+        for n in 0..EACH {
+            let message = format!("{channel}/{n}");
+            publish(&mut publisher, channel.as_bytes(), message.as_bytes());
+            sent.entry(channel.clone()).or_default().push(message);
+        }
+    }
+    assert!(
+        expected.len() > 1,
+        "channels on several shards: {expected:?}"
+    );
+    for &node in &primaries {
+        let mut conn = cluster.conn(node);
+        let want = expected.get(&node).copied().unwrap_or(0);
+        wait_until("each primary forwarded its channels", DEADLINE, || {
+            records(&mut conn, "cc") == want
+        });
+    }
+    let total = CHANNELS * EACH;
+    let messages = consume(&kafka.bootstrap(), "cc", total);
+    let mut got: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for m in &messages {
+        let channel = String::from_utf8(m.key.clone().unwrap()).unwrap();
+        got.entry(channel)
+            .or_default()
+            .push(String::from_utf8(m.value.clone().unwrap()).unwrap());
+    }
+    assert_eq!(
+        got, sent,
+        "every message once, in publish order per channel"
+    );
+    let forwarded: i64 = primaries
+        .iter()
+        .map(|&node| records(&mut cluster.conn(node), "cc"))
+        .sum();
+    assert_eq!(forwarded, total as i64);
+    for &node in &primaries {
+        for replica in cluster.replicas_of(node) {
+            let mut conn = cluster.conn(replica);
+            wait_until("the replica knows the source", DEADLINE, || {
+                common::try_cmd::<Value>(&mut conn, &["KAFKA.STATUS", "cc"]).is_ok()
+            });
+            assert_eq!(status_field::<String>(&mut conn, "cc", "state"), "replica");
+            assert!(subscriber_clients(&mut conn, "cc").is_empty());
+        }
+    }
 }
