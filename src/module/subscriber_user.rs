@@ -5,8 +5,8 @@
 //! module user that may only subscribe, and `KAFKA._SUBSCRIBER <token>` makes the connection
 //! that user when it presents the process's secret token (`runtime::subscriber_token`).
 //!
-//! The user may run PSUBSCRIBE, PING and CLIENT SETNAME on any channel and nothing else: no
-//! keys, no PUBLISH. Module users are not in the ACL list, so no client can AUTH as it.
+//! The user may run PSUBSCRIBE and CLIENT SETNAME on any channel and nothing else: no keys, no
+//! PUBLISH. Module users are not in the ACL list, so no client can AUTH as it.
 
 use crate::error::Error;
 use crate::runtime::subscriber_token;
@@ -19,14 +19,15 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 /// The name CLIENT LIST shows in `user=` for subscriber connections.
 pub const USER_NAME: &str = "kafka-subscriber";
 
-/// Applied in order, one rule per call, as `ACL SETUSER` would.
-const RULES: [&str; 7] = [
+/// Applied in order, one rule per call, as `ACL SETUSER` would: exactly the commands of the
+/// subscriber's handshake (the connection is to this very process, so it needs no PING to
+/// notice that the server went away).
+const RULES: [&str; 6] = [
     "reset",
     "on",
     "resetchannels",
     "&*",
     "+psubscribe",
-    "+ping",
     "+client|setname",
 ];
 

@@ -27,6 +27,9 @@ pub struct TopicMaker {
 
 /// How long a topic the broker did not answer about is left alone before asking again.
 const ASK_AGAIN: Duration = Duration::from_secs(30);
+/// Topics remembered; past this they are forgotten (and asked about again when met), so a
+/// template that names a new topic per channel or stream cannot grow memory without bound.
+const MAX_REMEMBERED: usize = 10_000;
 
 impl TopicMaker {
     pub fn new(
@@ -64,6 +67,10 @@ impl TopicMaker {
     ) -> Result<(), Error> {
         if self.known.contains(topic) {
             return Ok(());
+        }
+        if self.known.len() + self.unanswered.len() >= MAX_REMEMBERED {
+            self.known.clear();
+            self.unanswered.clear();
         }
         if self
             .unanswered

@@ -4,6 +4,7 @@
 //! subscriber sees: messages from clients, Lua, MULTI/EXEC and other modules, after ACL
 //! allowed their PUBLISH. Reads wait at most the time asked, so the worker notices a stop.
 
+use crate::error::Code;
 use crate::source::channels::endpoint::Endpoint;
 use crate::source::channels::resp::{self, Decoder, Event, Value};
 use std::io::{ErrorKind, Read, Write};
@@ -195,6 +196,15 @@ impl Subscriber {
         let mut replies = replies.into_iter();
         match replies.next() {
             Some(Value::Simple(ok)) if ok == b"OK" => {}
+            // A long script (BUSY), loading, a pause: not a refusal, try again later.
+            Some(Value::Error(text))
+                if Code::parse(&String::from_utf8_lossy(&text)).is_temporary() =>
+            {
+                return Err(ConnectError::Unreachable(format!(
+                    "the server cannot take the subscriber now: {}",
+                    String::from_utf8_lossy(&text)
+                )))
+            }
             Some(other) => {
                 return Err(ConnectError::Refused(format!(
                     "the server refused the subscriber's authentication: {}",

@@ -291,13 +291,19 @@ impl ChannelsWorker<'_> {
     fn endpoints(&self) -> Option<Result<Vec<Endpoint>, String>> {
         let guard = self.gil.lock(self.run.flag())?;
         let options = CallOptionsBuilder::new().errors_as_replies().build();
-        let get = |name: &str| config_value(&guard, &options, name).unwrap_or_default();
-        let settings = ServerSettings {
-            port: get("port"),
-            bind: get("bind"),
-            unixsocket: get("unixsocket"),
-        };
+        let get = |name: &str| config_value(&guard, &options, name);
+        let (port, bind, unixsocket) = (get("port"), get("bind"), get("unixsocket"));
         drop(guard);
+        let Some(port) = port else {
+            return Some(Err(
+                "cannot read this server's port with CONFIG GET (is CONFIG renamed?)".to_string(),
+            ));
+        };
+        let settings = ServerSettings {
+            port,
+            bind: bind.unwrap_or_default(),
+            unixsocket: unixsocket.unwrap_or_default(),
+        };
         Some(endpoint::endpoints(&settings))
     }
 
