@@ -9,6 +9,7 @@ use crate::lifecycle::count;
 use crate::spec::source::Feed;
 use redis_module::raw;
 use std::os::raw::c_int;
+use std::sync::atomic::Ordering;
 
 struct Line {
     name: String,
@@ -45,13 +46,17 @@ fn section(ctx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_int) {
     let sinks = lines.len();
     lines.extend(registry::sources(|e| {
         let c = &e.shared.counters;
+        let backlog = match e.spec.feed {
+            Feed::Channels => e.shared.channel.in_flight.load(Ordering::Relaxed) as i64,
+            _ => e.shared.backlog().map_or(-1, |b| b as i64),
+        };
         let mut numbers = vec![
             ("records", count(&c.records) as i64),
             ("errors", count(&c.errors) as i64),
             ("ignored", count(&c.ignored) as i64),
             ("skipped", count(&c.skipped) as i64),
             ("dlq", count(&c.dlq) as i64),
-            ("backlog", e.shared.backlog().map_or(-1, |b| b as i64)),
+            ("backlog", backlog),
         ];
         if e.spec.feed == Feed::Channels {
             numbers.extend([

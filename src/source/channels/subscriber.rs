@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 /// Bytes read from the socket at a time: the most decoded per read.
 const READ_CHUNK: usize = 64 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The server is this process: its listener answers at once, or not at all (a stale bind
+/// address), and a stop must not wait long for it.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The least the decoder keeps whole, whatever the producer's limit: the words of the
 /// protocol itself (`pmessage`, a pattern, a channel) must never arrive as sizes only.

@@ -320,7 +320,12 @@ impl ChannelsWorker<'_> {
             } else {
                 BUSY_READ
             };
-            subscriber.read(wait, &mut events)?;
+            if let Err(closed) = subscriber.read(wait, &mut events) {
+                // Decoded before the stream went bad: received, and never to be sent.
+                let lost = events.iter().filter(|e| matches!(e, Event::Message { .. }));
+                add(&self.shared.counters.dropped, lost.count() as u64);
+                return Err(closed);
+            }
             if self.cluster {
                 self.follow_cluster();
             }
