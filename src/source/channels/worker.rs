@@ -25,6 +25,7 @@ use crate::runtime::gil::Gil;
 use crate::runtime::subscriber_token;
 use crate::runtime::text::quoted;
 use crate::settings;
+use crate::source::begin::begin;
 use crate::source::channels::client_name;
 use crate::source::channels::endpoint::{self, Endpoint, ServerSettings};
 use crate::source::channels::resp::{Event, Payload};
@@ -73,12 +74,9 @@ pub fn run(
     run: Arc<Run>,
     previous: Vec<JoinHandle<()>>,
 ) {
-    for handle in previous {
-        let _ = handle.join();
-    }
-    if run.ending() {
+    let Some((gil, forwarder)) = begin(&spec, &shared, &run, previous) else {
         return;
-    }
+    };
     let Some(token) = subscriber_token::get() else {
         shared.life.fail(
             &run,
@@ -86,24 +84,9 @@ pub fn run(
         );
         return;
     };
-    let Some(gil) = Gil::new() else {
-        shared
-            .life
-            .fail(&run, "cannot get a thread-safe Redis context".to_string());
-        return;
-    };
     let cluster = match gil.lock(run.flag()) {
         Some(guard) => guard.get_flags().contains(ContextFlags::CLUSTER),
         None => return,
-    };
-    let reporter = shared.clone();
-    let on_error = Arc::new(move |message: String| reporter.life.set_last_error(message));
-    let forwarder = match Forwarder::new(&spec.name, &shared.brokers, &spec.config, on_error) {
-        Ok(forwarder) => forwarder,
-        Err(e) => {
-            shared.life.fail(&run, e);
-            return;
-        }
     };
     let topics = TopicMaker::new(
         &shared.brokers,
