@@ -6,59 +6,10 @@
 mod common;
 
 use common::cluster::Cluster;
-use common::resp::{RawConnection, Reply};
+use common::subscriber::Subscriber;
 use common::*;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-
-/// A RESP2 connection in PSUBSCRIBE mode. Reads block at most the connection's read timeout
-/// (120 s): that is the deadline of every wait for a message.
-struct Subscriber(RawConnection);
-
-impl Subscriber {
-    fn new(port: u16, pattern: &str) -> Subscriber {
-        let mut conn = RawConnection::connect(port).expect("connect the subscriber");
-        let command = vec![b"PSUBSCRIBE".to_vec(), pattern.as_bytes().to_vec()];
-        let replies = conn.pipeline(&[command]).expect("PSUBSCRIBE");
-        assert!(
-            matches!(&replies[0], Reply::Array(Some(items)) if items.len() == 3),
-            "{replies:?}"
-        );
-        Subscriber(conn)
-    }
-
-    /// The next message as (channel, payload).
-    fn next(&mut self) -> (Vec<u8>, Vec<u8>) {
-        let reply = self.0.read_reply().expect("a message before the deadline");
-        match reply {
-            Reply::Array(Some(items)) => match items.as_slice() {
-                [Reply::Bulk(Some(kind)), _, Reply::Bulk(Some(channel)), Reply::Bulk(Some(payload))]
-                    if kind == b"pmessage" =>
-                {
-                    (channel.clone(), payload.clone())
-                }
-                other => panic!("not a pmessage: {other:?}"),
-            },
-            other => panic!("not a pmessage: {other:?}"),
-        }
-    }
-
-    fn take(&mut self, count: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-        (0..count).map(|_| self.next()).collect()
-    }
-
-    /// Messages up to and without the one whose payload is `marker`.
-    fn until(&mut self, marker: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut before = Vec::new();
-        loop {
-            let message = self.next();
-            if message.1 == marker {
-                return before;
-            }
-            before.push(message);
-        }
-    }
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod cluster_io;
 pub mod cluster_ops;
 pub mod resp;
+pub mod subscriber;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
