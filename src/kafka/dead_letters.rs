@@ -161,3 +161,50 @@ impl DeadLetters {
         }
     }
 }
+
+/// Where a bridge's dead letters go, and the settings to reach it: the producer is made when
+/// the first letter needs it and kept for the next.
+pub struct Destination<'a> {
+    pub bridge: &'a str,
+    pub topic: &'a str,
+    pub brokers: &'a str,
+    pub config: &'a [(String, String)],
+}
+
+/// Sends `letter`, retrying with a growing backoff until the broker acknowledges it. Each
+/// attempt's outcome goes to `report` (`what` names the record); `wait` sleeps between
+/// attempts and says false when the run ends, which ends this with false.
+pub fn deliver(
+    producer: &mut Option<DeadLetters>,
+    to: &Destination<'_>,
+    letter: &Letter<'_>,
+    what: &str,
+    stop: &AtomicBool,
+    report: &dyn Fn(String),
+    wait: &mut dyn FnMut(Duration) -> bool,
+) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if producer.is_none() {
+            match DeadLetters::new(to.bridge, to.topic, to.brokers, to.config) {
+                Ok(made) => *producer = Some(made),
+                Err(e) => report(e.to_string()),
+            }
+        }
+        if let Some(dead_letters) = producer.as_ref() {
+            match dead_letters.send(letter, stop) {
+                Ok(()) => {
+                    report(format!("sent to DLQ {}: {what}", to.topic));
+                    return true;
+                }
+                Err(e) => report(format!("{what}; dead letter not delivered, retrying: {e}")),
+            }
+        }
+        if !wait(backoff) {
+            return false;
+        }
+        backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
+    }
+}
+
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);

@@ -12,7 +12,7 @@
 
 use crate::cluster::topology::{self, Ownership};
 use crate::error::{Code, Error};
-use crate::kafka::dead_letters::{DeadLetters, Letter};
+use crate::kafka::dead_letters::{deliver, DeadLetters, Destination, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::settings;
@@ -739,42 +739,25 @@ impl<'a> SourceWorker<'a> {
             error,
             origin,
         };
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            if self.dead_letters.is_none() {
-                match DeadLetters::new(
-                    &self.spec.name,
-                    topic,
-                    &self.shared.brokers,
-                    &self.spec.config,
-                ) {
-                    Ok(dead_letters) => self.dead_letters = Some(dead_letters),
-                    Err(e) => self.shared.life.set_last_error(e),
-                }
-            }
-            let sent = self
-                .dead_letters
-                .as_ref()
-                .map(|d| d.send(&letter, self.run.flag()));
-            match sent {
-                Some(Ok(())) => {
-                    self.shared.life.set_last_error(format!(
-                        "sent to DLQ {topic}: {} {id}: {error}",
-                        String::from_utf8_lossy(stream)
-                    ));
-                    return true;
-                }
-                Some(Err(e)) => self.shared.life.set_last_error(format!(
-                    "{} {id}: {error}; dead letter not delivered, retrying: {e}",
-                    String::from_utf8_lossy(stream)
-                )),
-                None => {}
-            }
-            if !self.sleep(backoff) {
-                return false;
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF * 5);
-        }
+        let what = format!("{} {id}: {error}", String::from_utf8_lossy(stream));
+        let to = Destination {
+            bridge: &self.spec.name,
+            topic,
+            brokers: &self.shared.brokers,
+            config: &self.spec.config,
+        };
+        let mut producer = self.dead_letters.take();
+        let delivered = deliver(
+            &mut producer,
+            &to,
+            &letter,
+            &what,
+            self.run.flag(),
+            &|message| self.shared.life.set_last_error(message),
+            &mut |pause| self.sleep(pause),
+        );
+        self.dead_letters = producer;
+        delivered
     }
 
     /// Stores acknowledged positions as checkpoints (replicated) and publishes progress.

@@ -19,7 +19,7 @@
 
 use crate::cluster::slots::key_slot;
 use crate::cluster::topology::{self, Ownership};
-use crate::kafka::dead_letters::{DeadLetters, Letter, HEADER_VALUE_DROPPED};
+use crate::kafka::dead_letters::{deliver, DeadLetters, Destination, Letter, HEADER_VALUE_DROPPED};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::Gil;
 use crate::runtime::subscriber_token;
@@ -646,37 +646,24 @@ impl ChannelsWorker<'_> {
     /// Sends a dead letter, retrying until the broker acknowledges it; false if the run
     /// stopped first.
     fn send_dead_letter(&mut self, dlq: &str, letter: &Letter<'_>, message: &str) -> bool {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            if self.dead_letters.is_none() {
-                match DeadLetters::new(
-                    &self.spec.name,
-                    dlq,
-                    &self.shared.brokers,
-                    &self.spec.config,
-                ) {
-                    Ok(dead_letters) => self.dead_letters = Some(dead_letters),
-                    Err(e) => self.shared.life.set_last_error(e),
-                }
-            }
-            if let Some(dead_letters) = &self.dead_letters {
-                match dead_letters.send(letter, self.run.flag()) {
-                    Ok(()) => {
-                        self.shared
-                            .life
-                            .set_last_error(format!("sent to DLQ {dlq}: {message}"));
-                        return true;
-                    }
-                    Err(e) => self.shared.life.set_last_error(format!(
-                        "{message}; dead letter not delivered, retrying: {e}"
-                    )),
-                }
-            }
-            if !self.sleep(backoff) {
-                return false;
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF * 5);
-        }
+        let to = Destination {
+            bridge: &self.spec.name,
+            topic: dlq,
+            brokers: &self.shared.brokers,
+            config: &self.spec.config,
+        };
+        let mut producer = self.dead_letters.take();
+        let delivered = deliver(
+            &mut producer,
+            &to,
+            letter,
+            message,
+            self.run.flag(),
+            &|report| self.shared.life.set_last_error(report),
+            &mut |pause| self.sleep(pause),
+        );
+        self.dead_letters = producer;
+        delivered
     }
 
     /// At the end of a run: a pause or a failure lets what is in flight be delivered for a

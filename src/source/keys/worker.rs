@@ -12,7 +12,7 @@
 //! nothing unsettled, and whenever marks were dropped (overflow, FLUSHALL, SWAPDB, reload).
 
 use crate::error::Error;
-use crate::kafka::dead_letters::{DeadLetters, Letter};
+use crate::kafka::dead_letters::{deliver, DeadLetters, Destination, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::runtime::text::quoted;
@@ -474,39 +474,25 @@ impl<'a> KeysWorker<'a> {
                 (HEADER_TOPIC, self.topic.as_bytes().to_vec()),
             ],
         };
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            if self.dead_letters.is_none() {
-                match DeadLetters::new(
-                    &self.spec.name,
-                    topic,
-                    &self.shared.brokers,
-                    &self.spec.config,
-                ) {
-                    Ok(dead_letters) => self.dead_letters = Some(dead_letters),
-                    Err(e) => self.shared.life.set_last_error(e),
-                }
-            }
-            if let Some(dead_letters) = &self.dead_letters {
-                match dead_letters.send(&letter, self.run.flag()) {
-                    Ok(()) => {
-                        self.shared.life.set_last_error(format!(
-                            "sent to DLQ {topic}: key {}: {error}",
-                            quoted(key)
-                        ));
-                        return true;
-                    }
-                    Err(e) => self.shared.life.set_last_error(format!(
-                        "key {}: {error}; dead letter not delivered, retrying: {e}",
-                        quoted(key)
-                    )),
-                }
-            }
-            if !self.sleep(backoff) {
-                return false;
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF * 5);
-        }
+        let what = format!("key {}: {error}", quoted(key));
+        let to = Destination {
+            bridge: &self.spec.name,
+            topic,
+            brokers: &self.shared.brokers,
+            config: &self.spec.config,
+        };
+        let mut producer = self.dead_letters.take();
+        let delivered = deliver(
+            &mut producer,
+            &to,
+            &letter,
+            &what,
+            self.run.flag(),
+            &|message| self.shared.life.set_last_error(message),
+            &mut |pause| self.sleep(pause),
+        );
+        self.dead_letters = producer;
+        delivered
     }
 
     /// Makes the topic's latest record per key match the dataset; false when the run ended.
