@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod cluster_io;
 pub mod cluster_ops;
+pub mod mirror;
 pub mod resp;
 pub mod subscriber;
 
