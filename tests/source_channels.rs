@@ -1029,6 +1029,11 @@ fn each_message_once_on_a_cluster(binary: PathBuf) {
                 && status_field::<String>(&mut conn, "cc", "subscribed") == "yes"
         });
     }
+    wait_until(
+        "the cluster bus links every pair of nodes",
+        DEADLINE,
+        || cluster.bus_connected(),
+    );
     let nodes = cluster.live();
     let mut expected: std::collections::HashMap<usize, i64> = Default::default();
     let mut sent: std::collections::HashMap<String, Vec<String>> = Default::default();
@@ -1050,9 +1055,25 @@ fn each_message_once_on_a_cluster(binary: PathBuf) {
     for &node in &primaries {
         let mut conn = cluster.conn(node);
         let want = expected.get(&node).copied().unwrap_or(0);
-        wait_until("each primary forwarded its channels", DEADLINE, || {
-            records(&mut conn, "cc") == want
-        });
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while records(&mut conn, "cc") != want {
+            if std::time::Instant::now() > deadline {
+                let report: Vec<String> = primaries
+                    .iter()
+                    .map(|&p| {
+                        let mut c = cluster.conn(p);
+                        format!(
+                            "node {p}: records {} want {:?}, status {:?}",
+                            records(&mut c, "cc"),
+                            expected.get(&p),
+                            common::status(&mut c, "cc")
+                        )
+                    })
+                    .collect();
+                panic!("each primary forwarded its channels: {report:#?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
     let total = CHANNELS * EACH;
     let messages = consume(&kafka.bootstrap(), "cc", total);

@@ -248,6 +248,43 @@ impl Cluster {
             .all(|port| live_ports.contains(&port) && self.primary_of(self.node_at(port)).is_none())
     }
 
+    /// Whether every live node has an outgoing bus link to every other live node. Redis sends a
+    /// PUBLISH to the other nodes over those links only, so a message published before they are
+    /// up never reaches some nodes (pub/sub is at most once in a cluster too).
+    pub fn bus_connected(&self) -> bool {
+        let live = self.live();
+        let ids: Vec<String> = live.iter().map(|&n| self.node_id(n)).collect();
+        live.iter().all(|&node| {
+            let Ok(mut conn) = self.nodes[node].try_conn() else {
+                return false;
+            };
+            let Ok(links) = try_cmd::<Vec<Vec<redis::Value>>>(&mut conn, &["CLUSTER", "LINKS"])
+            else {
+                return false;
+            };
+            let outgoing: Vec<String> = links
+                .iter()
+                .filter_map(|link| {
+                    let fields: Vec<String> = link
+                        .iter()
+                        .map(|v| redis::from_redis_value::<String>(v).unwrap_or_default())
+                        .collect();
+                    let field = |name: &str| {
+                        fields
+                            .iter()
+                            .position(|f| f == name)
+                            .and_then(|i| fields.get(i + 1).cloned())
+                    };
+                    (field("direction").as_deref() == Some("to")).then(|| field("node"))?
+                })
+                .collect();
+            let own = self.node_id(node);
+            ids.iter()
+                .filter(|id| **id != own)
+                .all(|id| outgoing.contains(id))
+        })
+    }
+
     /// Waits until `converged`; returns how long that took.
     pub fn wait_converged(&self) -> Duration {
         let start = Instant::now();

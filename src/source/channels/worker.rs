@@ -199,6 +199,11 @@ impl ChannelsWorker<'_> {
             if self.run.ending() {
                 return;
             }
+            // Without a view of the served slots every message would be passed over as
+            // another primary's: subscribe once the cron tick has read one.
+            if self.cluster && !self.wait_for_view() {
+                return;
+            }
             let Some((mut subscriber, warning)) = self.subscribe(&identity) else {
                 return;
             };
@@ -339,6 +344,20 @@ impl ChannelsWorker<'_> {
         self.view_read = Some(Instant::now());
         if let Some(view) = topology::current() {
             self.view = Some(view);
+        }
+    }
+
+    /// Waits until the node's view of its slots is known; false when the run ends first.
+    fn wait_for_view(&mut self) -> bool {
+        loop {
+            if let Some(view) = topology::current() {
+                self.view = Some(view);
+                self.view_read = Some(Instant::now());
+                return true;
+            }
+            if !self.sleep(Duration::from_millis(20)) {
+                return false;
+            }
         }
     }
 
