@@ -384,3 +384,114 @@ fn tasks_share_partitions_and_apply_each_record_once() {
     });
     assert_eq!(status_field::<i64>(&mut conn, "wide", "tasks"), 2);
 }
+
+#[test]
+fn stream_sinks_trim_by_length_or_minimum_id() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("trim", 1);
+    // Each record says from which ID on its stream should keep entries.
+    let records: Vec<Rec> = (1..=20)
+        .map(|n| Rec::kv("k", &format!(r#"{{"n":{n},"since":"{}-0"}}"#, n.max(15))))
+        .collect();
+    produce(&kafka.bootstrap(), "trim", &records);
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let b = kafka.bootstrap();
+    create_sink(
+        &mut conn,
+        &b,
+        "exact",
+        &[
+            "TOPICS", "trim", "TYPE", "STREAM", "KEY", "exact", "MAXLEN", "5",
+        ],
+    );
+    create_sink(
+        &mut conn,
+        &b,
+        "about",
+        &[
+            "TOPICS", "trim", "TYPE", "STREAM", "KEY", "about", "MAXLEN", "~", "5",
+        ],
+    );
+    // Entry IDs are the time of the XADD, far above 15-0: MINID keeps them all, and a record
+    // whose MINID does not render an ID follows ON-ERROR.
+    create_sink(
+        &mut conn,
+        &b,
+        "since",
+        &[
+            "TOPICS",
+            "trim",
+            "TYPE",
+            "STREAM",
+            "KEY",
+            "since",
+            "MINID",
+            "${value.since}",
+        ],
+    );
+    create_sink(
+        &mut conn,
+        &b,
+        "bad",
+        &[
+            "TOPICS",
+            "trim",
+            "TYPE",
+            "STREAM",
+            "KEY",
+            "bad",
+            "MINID",
+            "${value.n}x",
+            "ON-ERROR",
+            "SKIP",
+        ],
+    );
+    for name in ["exact", "about", "since", "bad"] {
+        wait_until("every record handled", DEADLINE, || {
+            count_field(&mut conn, name, "records") + count_field(&mut conn, name, "skipped") == 20
+        });
+    }
+    assert_eq!(cmd::<i64>(&mut conn, &["XLEN", "exact"]), 5);
+    let kept: Vec<(String, Vec<String>)> = cmd(&mut conn, &["XRANGE", "exact", "-", "+"]);
+    let first: &Vec<String> = &kept[0].1;
+    assert_eq!(
+        first[first.iter().position(|f| f == "n").unwrap() + 1],
+        "16"
+    );
+    let about = cmd::<i64>(&mut conn, &["XLEN", "about"]);
+    assert!(
+        (5..=20).contains(&about),
+        "approximate trimming keeps at least 5: {about}"
+    );
+    assert_eq!(cmd::<i64>(&mut conn, &["XLEN", "since"]), 20);
+    assert_eq!(cmd::<i64>(&mut conn, &["XLEN", "bad"]), 0);
+    assert_eq!(count_field(&mut conn, "bad", "skipped"), 20);
+    let error: String = status_field(&mut conn, "bad", "last_error");
+    assert!(error.contains("not a stream ID"), "{error}");
+    let listed = format!("{:?}", cmd::<redis::Value>(&mut conn, &["KAFKA.SINK.LIST"]));
+    assert!(
+        listed.contains("MAXLEN ~ 5") && listed.contains("MINID ${value.since}"),
+        "{listed}"
+    );
+    // Refused where it makes no sense, and nothing is created.
+    let error = cmd_err(
+        &mut conn,
+        &[
+            "KAFKA.SINK.CREATE",
+            "h",
+            "TOPICS",
+            "trim",
+            "TYPE",
+            "HASH",
+            "MAXLEN",
+            "5",
+            "BROKERS",
+            &b,
+        ],
+    );
+    assert!(
+        error.starts_with("ERR MAXLEN 5 applies to TYPE STREAM, not HASH"),
+        "{error}"
+    );
+}

@@ -64,6 +64,9 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 (if spec.push_left { "LEFT" } else { "RIGHT" }).into(),
             ));
         }
+        if let Some(trim) = &spec.trim {
+            fields.push(("trim", trim.describe().into()));
+        }
         fields.extend([
             (
                 "ttl",

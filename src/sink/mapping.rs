@@ -1,8 +1,10 @@
 //! Pure mapping from one Kafka record to the Redis write that applies it.
 
 use crate::error::Error;
+use crate::runtime::text::quoted;
 use crate::spec::record::{Record, TTL_HEADER};
-use crate::spec::sink::{SinkSpec, SinkType, MAX_TTL_SECONDS};
+use crate::spec::sink::{SinkSpec, SinkType, StreamTrim, TrimBy, MAX_TTL_SECONDS};
+use crate::spec::source::parse_stream_id;
 use crate::spec::template::{append_scalar, Template};
 use crate::store::keys::is_reserved;
 use serde_json::Value;
@@ -26,6 +28,7 @@ pub enum Write {
     },
     StreamAdd {
         key: Vec<u8>,
+        trim: Option<Trimming>,
         fields: Vec<(Vec<u8>, Vec<u8>)>,
     },
     Push {
@@ -70,15 +73,34 @@ pub enum Write {
     Resolved,
 }
 
+/// How an XADD trims: `MAXLEN` or `MINID`, whether approximate (`~`), and the threshold.
+pub type Trimming = (&'static str, bool, Vec<u8>);
+
 impl Write {
     /// The Redis command and its arguments.
     pub fn command(&self) -> Option<(&'static str, Vec<&[u8]>)> {
         Some(match self {
             Write::Set { key, value } => ("SET", vec![key, value]),
             Write::Delete { key } => ("DEL", vec![key]),
-            Write::HashSet { key, fields } => ("HSET", with_fields(key, None, fields)),
+            Write::HashSet { key, fields } => {
+                let mut args: Vec<&[u8]> = vec![key];
+                push_fields(&mut args, fields);
+                ("HSET", args)
+            }
             Write::JsonSet { key, document } => ("JSON.SET", vec![key, b"$", document]),
-            Write::StreamAdd { key, fields } => ("XADD", with_fields(key, Some(b"*"), fields)),
+            Write::StreamAdd { key, trim, fields } => {
+                let mut args: Vec<&[u8]> = vec![key];
+                if let Some((by, approximate, threshold)) = trim {
+                    args.push(by.as_bytes());
+                    if *approximate {
+                        args.push(b"~");
+                    }
+                    args.push(threshold);
+                }
+                args.push(b"*");
+                push_fields(&mut args, fields);
+                ("XADD", args)
+            }
             Write::Push { key, member, left } => {
                 (if *left { "LPUSH" } else { "RPUSH" }, vec![key, member])
             }
@@ -142,19 +164,12 @@ impl Write {
     }
 }
 
-fn with_fields<'a>(
-    key: &'a [u8],
-    id: Option<&'a [u8]>,
-    fields: &'a [(Vec<u8>, Vec<u8>)],
-) -> Vec<&'a [u8]> {
-    let mut args = Vec::with_capacity(2 + fields.len() * 2);
-    args.push(key);
-    args.extend(id);
+fn push_fields<'a>(args: &mut Vec<&'a [u8]>, fields: &'a [(Vec<u8>, Vec<u8>)]) {
+    args.reserve(fields.len() * 2);
     for (field, value) in fields {
         args.push(field.as_slice());
         args.push(value.as_slice());
     }
-    args
 }
 
 /// One record's effect: the write and, when the key should expire, its TTL in seconds.
@@ -185,6 +200,7 @@ pub struct Mapper {
     member: Template,
     score: Template,
     push_left: bool,
+    trim: Option<StreamTrim>,
     ttl: Option<u64>,
 }
 
@@ -197,6 +213,7 @@ impl Mapper {
             member: spec.member.clone(),
             score: spec.score.clone(),
             push_left: spec.push_left,
+            trim: spec.trim.clone(),
             ttl: spec.ttl,
         }
     }
@@ -320,10 +337,12 @@ impl Mapper {
                 }
                 Some(Value::Object(map)) => Write::StreamAdd {
                     key,
+                    trim: self.trim_for(record, json)?,
                     fields: object_fields(map),
                 },
                 _ => Write::StreamAdd {
                     key,
+                    trim: self.trim_for(record, json)?,
                     fields: vec![(b"value".to_vec(), value.to_vec())],
                 },
             },
@@ -350,6 +369,33 @@ impl Mapper {
             },
             SinkType::Publish => self.publish(record, json, value)?,
         })
+    }
+
+    /// A STREAM sink's trimming for this record; a MINID that does not render a stream ID is
+    /// the record's error.
+    fn trim_for(
+        &self,
+        record: &Record<'_>,
+        json: Option<&Value>,
+    ) -> Result<Option<Trimming>, Error> {
+        let Some(trim) = &self.trim else {
+            return Ok(None);
+        };
+        Ok(Some(match &trim.by {
+            TrimBy::MaxLen(n) => ("MAXLEN", trim.approximate, n.to_string().into_bytes()),
+            TrimBy::MinId(template) => {
+                let id = template.render(record, json)?;
+                let valid = std::str::from_utf8(&id).ok().and_then(parse_stream_id);
+                if valid.is_none() {
+                    return Err(Error::Record(format!(
+                        "MINID {} rendered {}, not a stream ID",
+                        template.source(),
+                        quoted(&id)
+                    )));
+                }
+                ("MINID", trim.approximate, id)
+            }
+        }))
     }
 
     fn publish(

@@ -144,10 +144,38 @@ pub struct SinkSpec {
     /// Seconds; the `redis.ttl` header overrides it per record.
     pub ttl: Option<u64>,
     pub on_error: OnError,
+    /// STREAM: how each XADD trims the stream (`MAXLEN`/`MINID`).
+    pub trim: Option<StreamTrim>,
     /// Consumer threads sharing the partitions.
     pub tasks: usize,
     /// Free-form librdkafka properties, passed to the consumer as given.
     pub config: Vec<(String, String)>,
+}
+
+/// What a STREAM sink's XADD keeps: at most so many entries, or entries from an ID on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrimBy {
+    MaxLen(u64),
+    /// Rendered per record; the result must be a stream ID.
+    MinId(Template),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamTrim {
+    pub by: TrimBy,
+    /// `~`: Redis trims whole nodes only, which is much cheaper and keeps a few more entries.
+    pub approximate: bool,
+}
+
+impl StreamTrim {
+    /// The option as given at CREATE (for LIST).
+    pub fn describe(&self) -> String {
+        let mark = if self.approximate { " ~" } else { "" };
+        match &self.by {
+            TrimBy::MaxLen(n) => format!("MAXLEN{mark} {n}"),
+            TrimBy::MinId(template) => format!("MINID{mark} {}", template.source()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::spec::args::{check_kafka_name, set_once, Args};
 use crate::spec::client_config::Role;
 use crate::spec::options::{parse_brokers, parse_config_pair, parse_list, parse_on_error, OnError};
 use crate::spec::sink::MAX_TTL_SECONDS;
-use crate::spec::sink::{SinkSpec, SinkType, StartFrom, Subscription};
+use crate::spec::sink::{SinkSpec, SinkType, StartFrom, StreamTrim, Subscription, TrimBy};
 use crate::spec::template::Template;
 
 pub const MAX_TASKS: usize = 64;
@@ -25,6 +25,7 @@ struct Options {
     ttl: Option<u64>,
     on_error: Option<OnError>,
     tasks: Option<usize>,
+    trim: Option<StreamTrim>,
     config: Vec<(String, String)>,
 }
 
@@ -59,6 +60,7 @@ pub fn parse_sink_create(mut args: Args) -> Result<SinkSpec, Error> {
         ttl: o.ttl,
         on_error: o.on_error.unwrap_or(OnError::Fail),
         tasks: o.tasks.unwrap_or(1),
+        trim: o.trim,
         config: o.config,
     })
 }
@@ -112,6 +114,34 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
             set_once(&mut o.sink_type, parsed, option)
         }
         "KEY" => set_once(&mut o.key, template(option, &value_for(args)?)?, option),
+        "MAXLEN" | "MINID" => {
+            let mut value = value_for(args)?;
+            let approximate = value == "~";
+            if approximate || value == "=" {
+                value = value_for(args)?;
+            }
+            let by = if option == "MAXLEN" {
+                let n = value.parse::<u64>().ok().filter(|n| *n <= i64::MAX as u64);
+                match n {
+                    Some(n) => TrimBy::MaxLen(n),
+                    None => {
+                        return arg_error(format!(
+                            "MAXLEN must be a whole number of entries, got '{value}'"
+                        ))
+                    }
+                }
+            } else {
+                TrimBy::MinId(template(option, &value)?)
+            };
+            if let Some(given) = &o.trim {
+                let given = given.describe();
+                return arg_error(format!(
+                    "{option} cannot be given with {given} (XADD trims one way)"
+                ));
+            }
+            o.trim = Some(StreamTrim { by, approximate });
+            Ok(())
+        }
         "CHANNEL" => set_once(&mut o.channel, template(option, &value_for(args)?)?, option),
         "MEMBER" => set_once(&mut o.member, template(option, &value_for(args)?)?, option),
         "SCORE" => set_once(&mut o.score, template(option, &value_for(args)?)?, option),
@@ -196,6 +226,10 @@ fn check_type_options(sink_type: SinkType, o: &Options) -> Result<(), Error> {
     if o.push_left.is_some() && sink_type != SinkType::List {
         return arg_error(format!("PUSH applies to TYPE LIST, not {name}"));
     }
+    if let (Some(trim), false) = (&o.trim, sink_type == SinkType::Stream) {
+        let option = trim.describe();
+        return arg_error(format!("{option} applies to TYPE STREAM, not {name}"));
+    }
     Ok(())
 }
 
@@ -209,6 +243,51 @@ mod tests {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         parse_sink_create(Args::new(items))
+    }
+
+    #[test]
+    fn stream_trimming_parses_and_is_refused_elsewhere() {
+        let spec = parse("s TOPICS t TYPE STREAM MAXLEN ~ 1000").unwrap();
+        assert_eq!(spec.trim.as_ref().unwrap().describe(), "MAXLEN ~ 1000");
+        let spec = parse("s TOPICS t TYPE STREAM MAXLEN 5").unwrap();
+        assert_eq!(
+            spec.trim,
+            Some(StreamTrim {
+                by: TrimBy::MaxLen(5),
+                approximate: false
+            })
+        );
+        let spec = parse("s TOPICS t TYPE STREAM MINID ${value.since}").unwrap();
+        assert_eq!(spec.trim.unwrap().describe(), "MINID ${value.since}");
+        for (line, want) in [
+            (
+                "s TOPICS t TYPE HASH MAXLEN 5",
+                "MAXLEN 5 applies to TYPE STREAM, not HASH",
+            ),
+            (
+                "s TOPICS t MINID 0",
+                "MINID 0 applies to TYPE STREAM, not STRING",
+            ),
+            (
+                "s TOPICS t TYPE STREAM MAXLEN -1",
+                "MAXLEN must be a whole number",
+            ),
+            (
+                "s TOPICS t TYPE STREAM MAXLEN ~",
+                "missing value for MAXLEN",
+            ),
+            (
+                "s TOPICS t TYPE STREAM MAXLEN 1 MINID 0",
+                "MINID cannot be given with MAXLEN 1",
+            ),
+            (
+                "s TOPICS t TYPE STREAM MINID ${nope}",
+                "MINID: unknown placeholder",
+            ),
+        ] {
+            let err = parse(line).unwrap_err().to_string();
+            assert!(err.contains(want), "{line}: {err}");
+        }
     }
 
     #[test]
