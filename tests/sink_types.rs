@@ -495,3 +495,81 @@ fn stream_sinks_trim_by_length_or_minimum_id() {
         "{error}"
     );
 }
+
+#[test]
+fn hash_replace_and_json_merge_update_what_a_key_holds() {
+    let kafka = MockKafka::new();
+    let b = kafka.bootstrap();
+    kafka.create_topic("fields", 1);
+    kafka.create_topic("docs", 1);
+    produce(
+        &b,
+        "fields",
+        &[
+            Rec::kv("u", r#"{"a":"1","b":"2"}"#),
+            Rec::kv("u", r#"{"c":"3"}"#),
+        ],
+    );
+    produce(
+        &b,
+        "docs",
+        &[
+            Rec::kv("u", r#"{"a":1,"b":{"x":1}}"#),
+            Rec::kv("u", r#"{"b":{"y":2},"a":null}"#),
+        ],
+    );
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let sinks: [(&str, &[&str]); 3] = [
+        (
+            "replace",
+            &[
+                "TOPICS", "fields", "TYPE", "HASH", "KEY", "r:${key}", "UPDATE", "REPLACE", "TTL",
+                "100",
+            ],
+        ),
+        (
+            "merge",
+            &["TOPICS", "fields", "TYPE", "HASH", "KEY", "m:${key}"],
+        ),
+        (
+            "doc",
+            &[
+                "TOPICS", "docs", "TYPE", "JSON", "KEY", "j:${key}", "UPDATE", "MERGE",
+            ],
+        ),
+    ];
+    for (name, args) in sinks {
+        create_sink(&mut conn, &b, name, args);
+    }
+    for (name, _) in sinks {
+        wait_until("both records applied", DEADLINE, || {
+            count_field(&mut conn, name, "records") == 2
+        });
+    }
+    let replaced: Vec<String> = cmd(&mut conn, &["HKEYS", "r:u"]);
+    assert_eq!(
+        replaced,
+        ["c"],
+        "REPLACE keeps exactly the last record's fields"
+    );
+    assert!(
+        cmd::<i64>(&mut conn, &["TTL", "r:u"]) > 0,
+        "and still expires"
+    );
+    let mut merged: Vec<String> = cmd(&mut conn, &["HKEYS", "m:u"]);
+    merged.sort();
+    assert_eq!(merged, ["a", "b", "c"], "MERGE (the default) adds fields");
+    let doc: String = cmd(&mut conn, &["JSON.GET", "j:u"]);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({"b": {"x": 1, "y": 2}}),
+        "RFC 7396 merge"
+    );
+    let listed = format!("{:?}", cmd::<redis::Value>(&mut conn, &["KAFKA.SINK.LIST"]));
+    assert!(
+        listed.contains("REPLACE") && listed.contains("MERGE"),
+        "{listed}"
+    );
+}

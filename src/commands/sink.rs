@@ -5,7 +5,7 @@ use crate::commands::{command_args, error, new_bridge};
 use crate::kafka::brokers;
 use crate::kafka::config;
 use crate::kafka::redact::redacted_config;
-use crate::spec::sink::{SinkSpec, SinkType, Subscription};
+use crate::spec::sink::{SinkSpec, SinkType, Subscription, Update};
 use crate::spec::sink_parse::parse_sink_create;
 use crate::store::definitions::Kind;
 use redis_module::{
@@ -23,6 +23,11 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 spec.sink_type.name()
             )));
         }
+    }
+    if spec.update == Update::Merge && !command_exists(ctx, "JSON.MERGE") {
+        return Err(error(
+            "UPDATE MERGE needs JSON.MERGE, which the loaded RedisJSON lacks (RedisJSON 2.6 or later has it)",
+        ));
     }
     let resolved = brokers::resolve(spec.brokers.as_deref())?;
     // Producer-only properties go to the DLQ producer: check them there.
@@ -63,6 +68,9 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 "push",
                 (if spec.push_left { "LEFT" } else { "RIGHT" }).into(),
             ));
+        }
+        if matches!(spec.sink_type, SinkType::Hash | SinkType::Json) {
+            fields.push(("update", spec.update.describe(spec.sink_type).into()));
         }
         if let Some(trim) = &spec.trim {
             fields.push(("trim", trim.describe().into()));

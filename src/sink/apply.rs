@@ -274,7 +274,7 @@ fn call(
         .map_err(|e| Refusal::new(command, e.to_utf8_string().unwrap_or_default()))
 }
 
-/// Runs one record's write, then its EXPIRE; both land in the slice's MULTI/EXEC. Ok(Some)
+/// Runs one record's write (after its prelude, if any), then its EXPIRE; all land in the slice's MULTI/EXEC. Ok(Some)
 /// says the write was made but its EXPIRE was refused.
 fn execute(
     ctx: &Context,
@@ -284,6 +284,9 @@ fn execute(
     let Some((command, args)) = mapped.write.command() else {
         return Ok(None);
     };
+    if let Some((prelude, prelude_args)) = mapped.write.prelude() {
+        call(ctx, options, prelude, &prelude_args)?;
+    }
     call(ctx, options, command, &args)?;
     if let (Some(ttl), Some(key)) = (mapped.ttl, mapped.write.expiring_key()) {
         let seconds = ttl.to_string();

@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::runtime::text::quoted;
 use crate::spec::record::{Record, TTL_HEADER};
-use crate::spec::sink::{SinkSpec, SinkType, StreamTrim, TrimBy, MAX_TTL_SECONDS};
+use crate::spec::sink::{SinkSpec, SinkType, StreamTrim, TrimBy, Update, MAX_TTL_SECONDS};
 use crate::spec::source::parse_stream_id;
 use crate::spec::template::{append_scalar, Template};
 use crate::store::keys::is_reserved;
@@ -21,6 +21,16 @@ pub enum Write {
     HashSet {
         key: Vec<u8>,
         fields: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// HASH with `UPDATE REPLACE`: the hash ends up holding exactly these fields.
+    HashReplace {
+        key: Vec<u8>,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// JSON with `UPDATE MERGE`: JSON.MERGE (RFC 7396) at the root.
+    JsonMerge {
+        key: Vec<u8>,
+        document: Vec<u8>,
     },
     JsonSet {
         key: Vec<u8>,
@@ -82,11 +92,12 @@ impl Write {
         Some(match self {
             Write::Set { key, value } => ("SET", vec![key, value]),
             Write::Delete { key } => ("DEL", vec![key]),
-            Write::HashSet { key, fields } => {
+            Write::HashSet { key, fields } | Write::HashReplace { key, fields } => {
                 let mut args: Vec<&[u8]> = vec![key];
                 push_fields(&mut args, fields);
                 ("HSET", args)
             }
+            Write::JsonMerge { key, document } => ("JSON.MERGE", vec![key, b"$", document]),
             Write::JsonSet { key, document } => ("JSON.SET", vec![key, b"$", document]),
             Write::StreamAdd { key, trim, fields } => {
                 let mut args: Vec<&[u8]> = vec![key];
@@ -119,12 +130,23 @@ impl Write {
         })
     }
 
+    /// A command that must run just before `command`, in the same MULTI/EXEC: a replacing
+    /// write first drops what the key held.
+    pub fn prelude(&self) -> Option<(&'static str, Vec<&[u8]>)> {
+        match self {
+            Write::HashReplace { key, .. } => Some(("DEL", vec![key])),
+            _ => None,
+        }
+    }
+
     /// The key the write touches, if any.
     pub fn key(&self) -> Option<&[u8]> {
         match self {
             Write::Set { key, .. }
             | Write::Delete { key }
             | Write::HashSet { key, .. }
+            | Write::HashReplace { key, .. }
+            | Write::JsonMerge { key, .. }
             | Write::JsonSet { key, .. }
             | Write::StreamAdd { key, .. }
             | Write::Push { key, .. }
@@ -153,6 +175,8 @@ impl Write {
         match self {
             Write::Set { key, .. }
             | Write::HashSet { key, .. }
+            | Write::HashReplace { key, .. }
+            | Write::JsonMerge { key, .. }
             | Write::JsonSet { key, .. }
             | Write::StreamAdd { key, .. }
             | Write::Push { key, .. }
@@ -201,6 +225,7 @@ pub struct Mapper {
     score: Template,
     push_left: bool,
     trim: Option<StreamTrim>,
+    update: Update,
     ttl: Option<u64>,
 }
 
@@ -214,6 +239,7 @@ impl Mapper {
             score: spec.score.clone(),
             push_left: spec.push_left,
             trim: spec.trim.clone(),
+            update: spec.update,
             ttl: spec.ttl,
         }
     }
@@ -317,12 +343,20 @@ impl Mapper {
                 key,
                 value: value.to_vec(),
             },
+            SinkType::Json if self.update == Update::Merge => Write::JsonMerge {
+                key,
+                document: value.to_vec(),
+            },
             SinkType::Json => Write::JsonSet {
                 key,
                 document: value.to_vec(),
             },
             SinkType::Hash => match json {
                 Some(Value::Object(map)) if map.is_empty() => Write::Delete { key },
+                Some(Value::Object(map)) if self.update == Update::Replace => Write::HashReplace {
+                    key,
+                    fields: object_fields(map),
+                },
                 Some(Value::Object(map)) => Write::HashSet {
                     key,
                     fields: object_fields(map),

@@ -144,12 +144,38 @@ pub struct SinkSpec {
     /// Seconds; the `redis.ttl` header overrides it per record.
     pub ttl: Option<u64>,
     pub on_error: OnError,
+    /// HASH: replace the whole hash instead of merging fields; JSON: JSON.MERGE instead of
+    /// JSON.SET (`UPDATE REPLACE|MERGE`, `UPDATE SET|MERGE`).
+    pub update: Update,
     /// STREAM: how each XADD trims the stream (`MAXLEN`/`MINID`).
     pub trim: Option<StreamTrim>,
     /// Consumer threads sharing the partitions.
     pub tasks: usize,
     /// Free-form librdkafka properties, passed to the consumer as given.
     pub config: Vec<(String, String)>,
+}
+
+/// How a record updates a HASH or JSON key that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Update {
+    /// The type's default: HASH merges fields (HSET), JSON sets the document (JSON.SET).
+    #[default]
+    Default,
+    /// HASH: the hash holds exactly the record's fields afterwards.
+    Replace,
+    /// JSON: JSON.MERGE (RFC 7396) into the document.
+    Merge,
+}
+
+impl Update {
+    /// The word LIST shows for a sink of `sink_type`.
+    pub fn describe(self, sink_type: SinkType) -> &'static str {
+        match (self, sink_type) {
+            (Update::Replace, _) => "REPLACE",
+            (Update::Merge, _) | (Update::Default, SinkType::Hash) => "MERGE",
+            (Update::Default, _) => "SET",
+        }
+    }
 }
 
 /// What a STREAM sink's XADD keeps: at most so many entries, or entries from an ID on.

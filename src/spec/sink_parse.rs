@@ -5,7 +5,7 @@ use crate::spec::args::{check_kafka_name, set_once, Args};
 use crate::spec::client_config::Role;
 use crate::spec::options::{parse_brokers, parse_config_pair, parse_list, parse_on_error, OnError};
 use crate::spec::sink::MAX_TTL_SECONDS;
-use crate::spec::sink::{SinkSpec, SinkType, StartFrom, StreamTrim, Subscription, TrimBy};
+use crate::spec::sink::{SinkSpec, SinkType, StartFrom, StreamTrim, Subscription, TrimBy, Update};
 use crate::spec::template::Template;
 
 pub const MAX_TASKS: usize = 64;
@@ -26,6 +26,8 @@ struct Options {
     on_error: Option<OnError>,
     tasks: Option<usize>,
     trim: Option<StreamTrim>,
+    /// The word given to UPDATE, checked against TYPE once both are known.
+    update: Option<String>,
     config: Vec<(String, String)>,
 }
 
@@ -60,6 +62,7 @@ pub fn parse_sink_create(mut args: Args) -> Result<SinkSpec, Error> {
         ttl: o.ttl,
         on_error: o.on_error.unwrap_or(OnError::Fail),
         tasks: o.tasks.unwrap_or(1),
+        update: update_mode(sink_type, o.update.as_deref())?,
         trim: o.trim,
         config: o.config,
     })
@@ -114,6 +117,7 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
             set_once(&mut o.sink_type, parsed, option)
         }
         "KEY" => set_once(&mut o.key, template(option, &value_for(args)?)?, option),
+        "UPDATE" => set_once(&mut o.update, value_for(args)?.to_ascii_uppercase(), option),
         "MAXLEN" | "MINID" => {
             let mut value = value_for(args)?;
             let approximate = value == "~";
@@ -202,6 +206,28 @@ fn template(option: &str, text: &str) -> Result<Template, Error> {
 }
 
 /// Options that only make sense for some types are rejected elsewhere, so typos surface.
+/// `UPDATE REPLACE|MERGE` for HASH (default MERGE), `UPDATE SET|MERGE` for JSON (default SET).
+fn update_mode(sink_type: SinkType, given: Option<&str>) -> Result<Update, Error> {
+    let Some(word) = given else {
+        return Ok(Update::Default);
+    };
+    match (sink_type, word) {
+        (SinkType::Hash, "MERGE") | (SinkType::Json, "SET") => Ok(Update::Default),
+        (SinkType::Hash, "REPLACE") => Ok(Update::Replace),
+        (SinkType::Json, "MERGE") => Ok(Update::Merge),
+        (SinkType::Hash, _) => arg_error(format!(
+            "UPDATE for TYPE HASH must be REPLACE or MERGE, got '{word}'"
+        )),
+        (SinkType::Json, _) => arg_error(format!(
+            "UPDATE for TYPE JSON must be SET or MERGE, got '{word}'"
+        )),
+        (other, _) => arg_error(format!(
+            "UPDATE applies to TYPE HASH or JSON, not {}",
+            other.name()
+        )),
+    }
+}
+
 fn check_type_options(sink_type: SinkType, o: &Options) -> Result<(), Error> {
     let name = sink_type.name();
     if !sink_type.writes_keys() {
@@ -243,6 +269,48 @@ mod tests {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         parse_sink_create(Args::new(items))
+    }
+
+    #[test]
+    fn update_modes_follow_the_type() {
+        assert_eq!(
+            parse("s TOPICS t TYPE HASH").unwrap().update,
+            Update::Default
+        );
+        assert_eq!(
+            parse("s TOPICS t TYPE HASH UPDATE replace").unwrap().update,
+            Update::Replace
+        );
+        assert_eq!(
+            parse("s TOPICS t TYPE HASH UPDATE MERGE").unwrap().update,
+            Update::Default
+        );
+        assert_eq!(
+            parse("s TOPICS t TYPE JSON UPDATE MERGE").unwrap().update,
+            Update::Merge
+        );
+        for (line, want) in [
+            (
+                "s TOPICS t TYPE HASH UPDATE SET",
+                "UPDATE for TYPE HASH must be REPLACE or MERGE, got 'SET'",
+            ),
+            (
+                "s TOPICS t TYPE JSON UPDATE REPLACE",
+                "UPDATE for TYPE JSON must be SET or MERGE",
+            ),
+            (
+                "s TOPICS t UPDATE MERGE",
+                "UPDATE applies to TYPE HASH or JSON, not STRING",
+            ),
+            ("s TOPICS t TYPE HASH UPDATE", "missing value for UPDATE"),
+            (
+                "s TOPICS t TYPE HASH UPDATE MERGE UPDATE MERGE",
+                "option UPDATE given twice",
+            ),
+        ] {
+            let err = parse(line).unwrap_err().to_string();
+            assert!(err.contains(want), "{line}: {err}");
+        }
     }
 
     #[test]
