@@ -39,3 +39,33 @@ pub fn begin(
         }
     }
 }
+
+/// Room left in the producer's `message.max.bytes` for a record's key and headers.
+pub const RECORD_OVERHEAD: usize = 1024;
+
+/// The largest value a source's producer can send: its `message.max.bytes` (librdkafka's
+/// default 1,000,000) less room for the key and headers.
+pub fn max_value_bytes(config: &[(String, String)]) -> usize {
+    config
+        .iter()
+        .rev()
+        .find(|(property, _)| property.eq_ignore_ascii_case("message.max.bytes"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(1_000_000)
+        .saturating_sub(RECORD_OVERHEAD)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_value_follows_message_max_bytes() {
+        assert_eq!(max_value_bytes(&[]), 1_000_000 - RECORD_OVERHEAD);
+        let config = |v: &str| vec![("Message.Max.Bytes".to_string(), v.to_string())];
+        assert_eq!(max_value_bytes(&config("5000")), 5000 - RECORD_OVERHEAD);
+        assert_eq!(max_value_bytes(&config("10")), 1);
+        assert_eq!(max_value_bytes(&config("x")), 1_000_000 - RECORD_OVERHEAD);
+    }
+}

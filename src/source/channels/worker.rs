@@ -25,7 +25,7 @@ use crate::runtime::gil::Gil;
 use crate::runtime::subscriber_token;
 use crate::runtime::text::quoted;
 use crate::settings;
-use crate::source::begin::begin;
+use crate::source::begin::{begin, max_value_bytes};
 use crate::source::channels::client_name;
 use crate::source::channels::endpoint::{self, Endpoint, ServerSettings};
 use crate::source::channels::resp::{Event, Payload};
@@ -61,8 +61,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the served slots are read again on a cluster.
 const CLUSTER_REFRESH: Duration = Duration::from_millis(100);
-/// Room left in `message.max.bytes` for the key and headers.
-const RECORD_OVERHEAD: usize = 1024;
 /// Polls of the producer per settle: bounds the time away from the socket.
 const MAX_POLLS: usize = 64;
 /// Drops for a full queue are reported in `last_error` at most this often.
@@ -124,18 +122,6 @@ pub fn run(
     };
     worker.run_loop(token);
     worker.finish();
-}
-
-/// The largest value the producer can send: its `message.max.bytes` less room for the rest.
-fn max_value_bytes(config: &[(String, String)]) -> usize {
-    config
-        .iter()
-        .rev()
-        .find(|(property, _)| property.eq_ignore_ascii_case("message.max.bytes"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(1_000_000)
-        .saturating_sub(RECORD_OVERHEAD)
-        .max(1)
 }
 
 /// One message handed to the producer and not settled yet. Key, value and topic are kept
@@ -726,19 +712,5 @@ fn config_value(ctx: &Context, options: &redis_module::CallOptions, name: &str) 
         Ok(CallReply::Array(pairs)) => text(pairs.get(1)),
         Ok(CallReply::Map(pairs)) => text(pairs.get(0).map(|(_, value)| value)),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_largest_value_follows_message_max_bytes() {
-        assert_eq!(max_value_bytes(&[]), 1_000_000 - RECORD_OVERHEAD);
-        let config = |v: &str| vec![("Message.Max.Bytes".to_string(), v.to_string())];
-        assert_eq!(max_value_bytes(&config("5000")), 5000 - RECORD_OVERHEAD);
-        assert_eq!(max_value_bytes(&config("10")), 1);
-        assert_eq!(max_value_bytes(&config("x")), 1_000_000 - RECORD_OVERHEAD);
     }
 }

@@ -17,7 +17,7 @@ use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::runtime::text::quoted;
 use crate::settings;
-use crate::source::begin::begin;
+use crate::source::begin::{begin, max_value_bytes};
 use crate::source::forward::{Failure, Forwarder, Outcome, Sent};
 use crate::source::keys::readback::{self, Latest, EVENT_HEADER, TYPE_HEADER};
 use crate::source::keys::value::{self, Fetched, KeyValue};
@@ -50,8 +50,6 @@ const SCAN_COUNT: &str = "100";
 const STARTED_FIELD: &[u8] = b"keys:started";
 /// The event header of records a reconcile sends.
 const SNAPSHOT_EVENT: &str = "snapshot";
-/// Room left in `message.max.bytes` for the key and headers.
-const RECORD_OVERHEAD: usize = 1024;
 
 pub fn run(
     spec: Arc<SourceSpec>,
@@ -98,18 +96,6 @@ pub fn run(
     shared.life.report_state(&run, State::Running);
     worker.run_loop();
     worker.finish();
-}
-
-/// The largest value the producer can send: its `message.max.bytes` less room for the rest.
-fn max_value_bytes(config: &[(String, String)]) -> usize {
-    config
-        .iter()
-        .rev()
-        .find(|(property, _)| property.eq_ignore_ascii_case("message.max.bytes"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(1_000_000)
-        .saturating_sub(RECORD_OVERHEAD)
-        .max(1)
 }
 
 /// Whether a key's state read now differs from its latest record in the topic (`None`: no
