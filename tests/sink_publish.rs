@@ -337,12 +337,27 @@ fn on_a_cluster_one_primary_publishes_each_record() {
         "cl",
         &["TOPICS", "cl", "CHANNEL", "cl:${key}"],
     );
-    // Every node's subscriber sees every record once, whichever primary published it.
-    for subscriber in &mut subscribers {
-        let got = subscriber.take(total);
+    // The subscriber on the primary serving a channel's slot sees each of its records once, in
+    // order. Other nodes get them over the cluster bus, which drops a PUBLISH for a node whose
+    // link is down at that moment (a loaded machine can drop one): there, at most once, in order.
+    let per_key = |k: i64| (0..total as i64).filter(|n| n % 30 == k).count();
+    for (node, subscriber) in subscribers.iter_mut().enumerate() {
+        let mut got = Vec::new();
+        while got.len() < total {
+            match subscriber.next_within(std::time::Duration::from_secs(5)) {
+                Some(message) => got.push(message),
+                None => break,
+            }
+        }
+        if got.len() < total {
+            eprintln!(
+                "node {node}: the cluster bus delivered {} of {total}",
+                got.len()
+            );
+        }
         let numbers: Vec<i64> = got.iter().map(|(_, payload)| number(payload)).collect();
         let distinct: HashSet<i64> = numbers.iter().copied().collect();
-        assert_eq!(distinct.len(), total, "each record once");
+        assert_eq!(distinct.len(), got.len(), "each record at most once");
         // One key, one partition, one channel: its records arrive in order.
         let mut per_channel: HashMap<Vec<u8>, Vec<i64>> = HashMap::new();
         for ((channel, _), n) in got.iter().zip(numbers) {
@@ -352,6 +367,13 @@ fn on_a_cluster_one_primary_publishes_each_record() {
         assert!(per_channel
             .values()
             .all(|ns| ns.windows(2).all(|w| w[0] < w[1])));
+        for k in 0..30 {
+            let channel = format!("cl:k{k}");
+            if cluster.node_for_key(&channel) == node {
+                let seen = per_channel.get(channel.as_bytes()).map_or(0, Vec::len);
+                assert_eq!(seen, per_key(k), "{channel} on the node serving it");
+            }
+        }
     }
     let published = || -> Vec<i64> {
         cluster
@@ -384,7 +406,18 @@ fn on_a_cluster_one_primary_publishes_each_record() {
     );
     // Nothing more than once: the next message everyone sees is a new record's.
     produce(&kafka.bootstrap(), "cl", &[Rec::kv("end", r#"{"n":-1}"#)]);
-    for subscriber in &mut subscribers {
-        assert_eq!(subscriber.until(br#"{"n":-1}"#), Vec::new());
+    let end_owner = cluster.node_for_key("cl:end");
+    for (node, subscriber) in subscribers.iter_mut().enumerate() {
+        let next = if node == end_owner {
+            Some(subscriber.next())
+        } else {
+            subscriber.next_within(std::time::Duration::from_secs(5))
+        };
+        if let Some((channel, payload)) = next {
+            assert_eq!(
+                (channel.as_slice(), payload.as_slice()),
+                (&b"cl:end"[..], &br#"{"n":-1}"#[..])
+            );
+        }
     }
 }

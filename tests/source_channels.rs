@@ -13,7 +13,7 @@ use redis::{Connection, Value};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn redis_7() -> ServerOptions {
     ServerOptions {
@@ -1034,12 +1034,23 @@ fn each_message_once_on_a_cluster(binary: PathBuf) {
         DEADLINE,
         || cluster.bus_connected(),
     );
+    // A real subscriber on each primary witnesses what its node delivers. Redis drops a
+    // PUBLISH for a node whose bus link is down at that moment (a loaded CI machine can drop
+    // a link past half the node timeout), so the source is held to what its own node
+    // delivered to subscribers, not to what was published elsewhere.
+    let mut witnesses: Vec<(usize, common::subscriber::Subscriber)> = primaries
+        .iter()
+        .map(|&p| {
+            (
+                p,
+                common::subscriber::Subscriber::new(cluster.port(p), "cc:*"),
+            )
+        })
+        .collect();
     let nodes = cluster.live();
-    let mut expected: std::collections::HashMap<usize, i64> = Default::default();
     let mut sent: std::collections::HashMap<String, Vec<String>> = Default::default();
     for c in 0..CHANNELS {
         let channel = format!("cc:{c}");
-        *expected.entry(cluster.node_for_key(&channel)).or_default() += EACH as i64;
         // Each channel from one node, so its publish order is defined.
         let mut publisher = cluster.conn(nodes[c % nodes.len()]);
         for n in 0..EACH {
@@ -1048,9 +1059,33 @@ fn each_message_once_on_a_cluster(binary: PathBuf) {
             sent.entry(channel.clone()).or_default().push(message);
         }
     }
+    let mut witnessed: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut expected: std::collections::HashMap<usize, i64> = Default::default();
+    for (node, witness) in &mut witnesses {
+        let owned = |channel: &str| cluster.node_for_key(channel) == *node;
+        let want: usize = sent.keys().filter(|c| owned(c)).map(|_| EACH).sum();
+        let mut seen = 0;
+        while seen < want {
+            let Some((channel, payload)) = witness.next_within(Duration::from_secs(5)) else {
+                break;
+            };
+            let channel = String::from_utf8(channel).unwrap();
+            if owned(&channel) {
+                seen += 1;
+                witnessed
+                    .entry(channel)
+                    .or_default()
+                    .push(String::from_utf8(payload).unwrap());
+            }
+        }
+        if seen < want {
+            eprintln!("node {node}: the cluster bus delivered {seen} of {want} messages");
+        }
+        expected.insert(*node, seen as i64);
+    }
     assert!(
-        expected.len() > 1,
-        "channels on several shards: {expected:?}"
+        expected.values().filter(|&&n| n > 0).count() > 1,
+        "channels forwarded on several shards: {expected:?}"
     );
     for &node in &primaries {
         let mut conn = cluster.conn(node);
@@ -1075,8 +1110,8 @@ fn each_message_once_on_a_cluster(binary: PathBuf) {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
-    let total = CHANNELS * EACH;
-    let messages = consume(&kafka.bootstrap(), "cc", total);
+    let total: i64 = expected.values().sum();
+    let messages = consume(&kafka.bootstrap(), "cc", total as usize);
     let mut got: std::collections::HashMap<String, Vec<String>> = Default::default();
     for m in &messages {
         let channel = String::from_utf8(m.key.clone().unwrap()).unwrap();
@@ -1085,14 +1120,21 @@ fn each_message_once_on_a_cluster(binary: PathBuf) {
             .push(String::from_utf8(m.value.clone().unwrap()).unwrap());
     }
     assert_eq!(
-        got, sent,
-        "every message once, in publish order per channel"
+        got, witnessed,
+        "every message its node delivered, once, in publish order per channel"
     );
+    for (channel, messages) in &got {
+        let all = &sent[channel];
+        assert!(
+            messages.iter().all(|m| all.contains(m)),
+            "only what was published on {channel}"
+        );
+    }
     let forwarded: i64 = primaries
         .iter()
         .map(|&node| records(&mut cluster.conn(node), "cc"))
         .sum();
-    assert_eq!(forwarded, total as i64);
+    assert_eq!(forwarded, total);
     for &node in &primaries {
         for replica in cluster.replicas_of(node) {
             let mut conn = cluster.conn(replica);

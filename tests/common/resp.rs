@@ -39,6 +39,11 @@ impl RawConnection {
         })
     }
 
+    /// How long a read may block before it fails with `WouldBlock`/`TimedOut`.
+    pub fn set_read_timeout(&mut self, timeout: Duration) -> std::io::Result<()> {
+        self.reader.get_ref().set_read_timeout(Some(timeout))
+    }
+
     /// Sends every command, then reads one reply per command.
     pub fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> std::io::Result<Vec<Reply>> {
         let mut out = Vec::new();

@@ -34,6 +34,38 @@ impl Subscriber {
         }
     }
 
+    /// The next message, or None when none comes within `quiet`: how a test learns that the
+    /// server delivered all it is going to (pub/sub cannot say a message was lost).
+    pub fn next_within(&mut self, quiet: std::time::Duration) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.0
+            .set_read_timeout(quiet)
+            .expect("set the read timeout");
+        let reply = self.0.read_reply();
+        self.0
+            .set_read_timeout(std::time::Duration::from_secs(120))
+            .expect("restore the read timeout");
+        match reply {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(e) => panic!("reading a message: {e}"),
+            Ok(Reply::Array(Some(items))) => match items.as_slice() {
+                [Reply::Bulk(Some(kind)), _, Reply::Bulk(Some(channel)), Reply::Bulk(Some(payload))]
+                    if kind == b"pmessage" =>
+                {
+                    Some((channel.clone(), payload.clone()))
+                }
+                other => panic!("not a pmessage: {other:?}"),
+            },
+            Ok(other) => panic!("not a pmessage: {other:?}"),
+        }
+    }
+
     pub fn take(&mut self, count: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
         (0..count).map(|_| self.next()).collect()
     }
