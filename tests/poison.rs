@@ -301,3 +301,100 @@ fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it_redis() {
 fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it_valkey() {
     a_source_entry_kafka_refuses_for_good_fails_the_source_before_it(valkey_server());
 }
+
+/// Kafka header names are bytes on the wire; a producer can send one that is not UTF-8, and
+/// a header with a null value. Neither may stop a sink (rdkafka's header iterator panics on
+/// such a name), nor a KEYS source reading such a record back from its own topic.
+#[test]
+fn records_with_binary_header_names_and_null_headers_are_written() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("hh", 1);
+    let mut odd = Rec::kv("a", "1");
+    odd.raw_headers = vec![
+        (b"\xff\xfe\x00name".to_vec(), Some(b"v".to_vec())),
+        (b"redis.ttl".to_vec(), None),
+        (b"tenant".to_vec(), Some(b"acme".to_vec())),
+    ];
+    let mut ttl = Rec::kv("b", "2");
+    ttl.raw_headers = vec![
+        (b"\xc3\x28".to_vec(), None),
+        (b"redis.ttl".to_vec(), Some(b"100".to_vec())),
+    ];
+    produce(&kafka.bootstrap(), "hh", &[odd, ttl, Rec::kv("c", "3")]);
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "hs",
+        &["TOPICS", "hh", "ON-ERROR", "SKIP"],
+    );
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "ht",
+        &[
+            "TOPICS",
+            "hh",
+            "KEY",
+            "t:${header.tenant}:${key}",
+            "ON-ERROR",
+            "SKIP",
+        ],
+    );
+    wait_until("both sinks wrote all three records", DEADLINE, || {
+        count_field(&mut conn, "hs", "records") + count_field(&mut conn, "hs", "skipped") == 3
+            && count_field(&mut conn, "ht", "records") + count_field(&mut conn, "ht", "skipped")
+                == 3
+    });
+    assert_eq!(status_field::<String>(&mut conn, "hs", "state"), "running");
+    assert_eq!(cmd::<String>(&mut conn, &["GET", "hh:a"]), "1");
+    assert_eq!(cmd::<String>(&mut conn, &["GET", "hh:c"]), "3");
+    // A null redis.ttl header is no TTL; a good one applies.
+    let ttl: i64 = cmd(&mut conn, &["TTL", "hh:b"]);
+    assert!((1..=100).contains(&ttl), "{ttl}");
+    assert_eq!(cmd::<String>(&mut conn, &["GET", "t:acme:a"]), "1");
+    assert_eq!(count_field(&mut conn, "ht", "skipped"), 2);
+    let error: String = status_field(&mut conn, "ht", "last_error");
+    assert!(error.contains("no header 'tenant'"), "{error}");
+}
+
+/// A KEYS source reads its own topic back at start; a record there with a binary header name
+/// (anyone may produce to the topic) must not stop it.
+#[test]
+fn a_keys_source_reads_back_records_with_binary_header_names() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("hk", 1);
+    let mut odd = Rec::kv("zz:gone", "old");
+    odd.raw_headers = vec![(b"\xff".to_vec(), Some(b"x".to_vec()))];
+    produce(&kafka.bootstrap(), "hk", &[odd]);
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    cmd::<String>(&mut conn, &["SET", "zz:here", "v"]);
+    let args = [
+        "KAFKA.SOURCE.CREATE",
+        "hk",
+        "BROKERS",
+        &kafka.bootstrap(),
+        "KEYS",
+        "zz:*",
+        "TOPIC",
+        "hk",
+    ];
+    assert_eq!(cmd::<String>(&mut conn, &args), "OK");
+    // The reconcile sends the key that is here and a tombstone for the one that is gone.
+    wait_until("the source reconciled its topic", DEADLINE, || {
+        count_field(&mut conn, "hk", "records") == 2
+    });
+    assert_eq!(status_field::<String>(&mut conn, "hk", "state"), "running");
+    let records = consume(&kafka.bootstrap(), "hk", 3);
+    let last: Vec<_> = records[1..]
+        .iter()
+        .map(|m| (m.key.clone(), m.value.clone()))
+        .collect();
+    assert!(
+        last.contains(&(Some(b"zz:gone".to_vec()), None)),
+        "{last:?}"
+    );
+    assert!(last.contains(&(Some(b"zz:here".to_vec()), Some(b"v".to_vec()))));
+}

@@ -75,6 +75,9 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         if let Some(trim) = &spec.trim {
             fields.push(("trim", trim.describe().into()));
         }
+        if let Some(projection) = &spec.fields {
+            fields.push(("fields", projection.source().into()));
+        }
         fields.extend([
             (
                 "ttl",

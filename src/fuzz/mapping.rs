@@ -70,6 +70,7 @@ fn any_record_maps_safely_through_any_sink() {
             key: g.chance(90).then_some(key.as_slice()),
             value: g.chance(85).then_some(value.as_slice()),
             ttl_header: g.chance(10).then_some(ttl.as_slice()),
+            headers: None,
         };
         match mapper.map(&record) {
             Ok(mapped) => {

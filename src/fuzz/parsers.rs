@@ -5,12 +5,12 @@ use super::{check, Gen};
 use crate::spec::args::Args;
 use crate::spec::glob::{glob_match, validate_glob};
 use crate::spec::options::parse_brokers;
-use crate::spec::record::Record;
+use crate::spec::record::{HeaderLookup, Record};
 use crate::spec::sink_parse::parse_sink_create;
 use crate::spec::source::{Feed, FromPosition};
 use crate::spec::source_parse::parse_source_create;
 use crate::spec::source_template::{kafka_topic_name, SourceTemplate, MAX_TOPIC_LEN};
-use crate::spec::template::Template;
+use crate::spec::template::{Parsed, Template};
 
 /// A CREATE command: a plausible name and required option often, then random options.
 fn create_args(g: &mut Gen, required: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -104,6 +104,16 @@ fn record_templates_parse_and_render_anything_without_panicking() {
         let key = g.bytes(8);
         let value = g.json_bytes(3);
         let json: Option<serde_json::Value> = serde_json::from_slice(&value).ok();
+        let key_json: Option<serde_json::Value> = serde_json::from_slice(&key).ok();
+        let header_value = g.bytes(4);
+        let header_name = String::from_utf8_lossy(&g.arg()).into_owned();
+        let headers: Vec<(&str, Option<&[u8]>)> = vec![
+            (
+                header_name.as_str(),
+                g.chance(80).then_some(header_value.as_slice()),
+            ),
+            ("h", None),
+        ];
         let record = Record {
             topic: "t",
             partition: g.below(8) as i32,
@@ -112,8 +122,13 @@ fn record_templates_parse_and_render_anything_without_panicking() {
             key: g.chance(80).then_some(key.as_slice()),
             value: g.chance(80).then_some(value.as_slice()),
             ttl_header: None,
+            headers: g.chance(80).then_some(&headers as &dyn HeaderLookup),
         };
-        let _ = template.render(&record, json.as_ref());
+        let parsed = Parsed {
+            value: json.as_ref(),
+            key: key_json.as_ref(),
+        };
+        let _ = template.render(&record, &parsed);
     });
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dead_letters;
 pub mod delivery;
 pub mod embedded;
+pub mod headers;
 pub mod log;
 pub mod produce_pool;
 pub mod redact;

@@ -2,10 +2,12 @@
 
 use crate::error::Error;
 use crate::runtime::text::quoted;
+use crate::sink::projection;
+use crate::spec::fields::Projection;
 use crate::spec::record::{Record, TTL_HEADER};
 use crate::spec::sink::{SinkSpec, SinkType, StreamTrim, TrimBy, Update, MAX_TTL_SECONDS};
 use crate::spec::source::parse_stream_id;
-use crate::spec::template::{append_scalar, Template};
+use crate::spec::template::{append_scalar, Parsed, Template};
 use crate::store::keys::is_reserved;
 use serde_json::Value;
 
@@ -226,6 +228,7 @@ pub struct Mapper {
     push_left: bool,
     trim: Option<StreamTrim>,
     update: Update,
+    fields: Option<Projection>,
     ttl: Option<u64>,
 }
 
@@ -240,18 +243,40 @@ impl Mapper {
             push_left: spec.push_left,
             trim: spec.trim.clone(),
             update: spec.update,
+            fields: spec.fields.clone(),
             ttl: spec.ttl,
         }
     }
 
+    /// The templates this sink renders for a record of its type.
+    fn templates(&self) -> impl Iterator<Item = &Template> {
+        let minid = match &self.trim {
+            Some(StreamTrim {
+                by: TrimBy::MinId(template),
+                ..
+            }) => Some(template),
+            _ => None,
+        };
+        let publish = self.sink_type == SinkType::Publish;
+        [
+            (!publish).then_some(&self.key),
+            publish.then_some(&self.channel),
+            self.sink_type.has_members().then_some(&self.member),
+            (self.sink_type == SinkType::Zset).then_some(&self.score),
+            minid,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     fn needs_json(&self) -> bool {
-        if self.sink_type == SinkType::Publish {
-            return self.channel.needs_json();
-        }
-        let templates_need_json = self.key.needs_json()
-            || (self.sink_type.has_members() && self.member.needs_json())
-            || (self.sink_type == SinkType::Zset && self.score.needs_json());
-        templates_need_json || self.sink_type == SinkType::Stream || self.value_must_be_json()
+        self.templates().any(Template::needs_json)
+            || self.sink_type == SinkType::Stream
+            || self.value_must_be_json()
+    }
+
+    fn needs_key_json(&self) -> bool {
+        self.templates().any(Template::needs_key_json)
     }
 
     fn value_must_be_json(&self) -> bool {
@@ -306,7 +331,15 @@ impl Mapper {
             },
             _ => None,
         };
-        let json = json.as_ref();
+        let key_json = match record.key {
+            Some(bytes) if self.needs_key_json() => serde_json::from_slice::<Value>(bytes).ok(),
+            _ => None,
+        };
+        let parsed = Parsed {
+            value: json.as_ref(),
+            key: key_json.as_ref(),
+        };
+        let json = parsed.value;
         if record.value.is_none()
             && matches!(
                 self.sink_type,
@@ -317,10 +350,10 @@ impl Mapper {
         }
         if let (SinkType::Publish, Some(value)) = (self.sink_type, record.value) {
             // Before the key is rendered: PUBLISH has none.
-            return self.publish(record, json, value);
+            return self.publish(record, &parsed, value);
         }
-        let key = self.key.render(record, json)?;
-        let member = || self.member.render(record, json);
+        let key = self.key.render(record, &parsed)?;
+        let member = || self.member.render(record, &parsed);
         let Some(value) = record.value else {
             return Ok(match self.sink_type {
                 SinkType::List => Write::ListRemove {
@@ -342,6 +375,26 @@ impl Mapper {
             SinkType::String => Write::Set {
                 key,
                 value: value.to_vec(),
+            },
+            SinkType::Json if self.fields.is_some() => match self.projected_document(json)? {
+                Some(document) if self.update == Update::Merge => {
+                    Write::JsonMerge { key, document }
+                }
+                Some(document) => Write::JsonSet { key, document },
+                None => Write::Skip,
+            },
+            SinkType::Hash if self.fields.is_some() => match self.projected_fields(json)? {
+                fields if fields.is_empty() => Write::Skip,
+                fields if self.update == Update::Replace => Write::HashReplace { key, fields },
+                fields => Write::HashSet { key, fields },
+            },
+            SinkType::Stream if self.fields.is_some() => match self.projected_fields(json)? {
+                fields if fields.is_empty() => Write::Skip,
+                fields => Write::StreamAdd {
+                    key,
+                    trim: self.trim_for(record, &parsed)?,
+                    fields,
+                },
             },
             SinkType::Json if self.update == Update::Merge => Write::JsonMerge {
                 key,
@@ -371,12 +424,12 @@ impl Mapper {
                 }
                 Some(Value::Object(map)) => Write::StreamAdd {
                     key,
-                    trim: self.trim_for(record, json)?,
+                    trim: self.trim_for(record, &parsed)?,
                     fields: object_fields(map),
                 },
                 _ => Write::StreamAdd {
                     key,
-                    trim: self.trim_for(record, json)?,
+                    trim: self.trim_for(record, &parsed)?,
                     fields: vec![(b"value".to_vec(), value.to_vec())],
                 },
             },
@@ -391,7 +444,7 @@ impl Mapper {
             },
             SinkType::Zset => Write::ZAdd {
                 key,
-                score: number(&self.score.render(record, json)?, "score")?,
+                score: number(&self.score.render(record, &parsed)?, "score")?,
                 member: member()?,
             },
             SinkType::Timeseries => Write::TsAdd {
@@ -401,7 +454,7 @@ impl Mapper {
                     .map_or_else(|| b"*".to_vec(), |ts| ts.to_string().into_bytes()),
                 value: number(value, "value")?,
             },
-            SinkType::Publish => self.publish(record, json, value)?,
+            SinkType::Publish => self.publish(record, &parsed, value)?,
         })
     }
 
@@ -410,7 +463,7 @@ impl Mapper {
     fn trim_for(
         &self,
         record: &Record<'_>,
-        json: Option<&Value>,
+        parsed: &Parsed<'_>,
     ) -> Result<Option<Trimming>, Error> {
         let Some(trim) = &self.trim else {
             return Ok(None);
@@ -418,7 +471,7 @@ impl Mapper {
         Ok(Some(match &trim.by {
             TrimBy::MaxLen(n) => ("MAXLEN", trim.approximate, n.to_string().into_bytes()),
             TrimBy::MinId(template) => {
-                let id = template.render(record, json)?;
+                let id = template.render(record, parsed)?;
                 let valid = std::str::from_utf8(&id).ok().and_then(parse_stream_id);
                 if valid.is_none() {
                     return Err(Error::Record(format!(
@@ -432,14 +485,29 @@ impl Mapper {
         }))
     }
 
+    /// The value's FIELDS as hash or stream fields (empty when only optional ones were absent).
+    fn projected_fields(&self, json: Option<&Value>) -> Result<projection::Fields, Error> {
+        match &self.fields {
+            Some(fields) => projection::flat(fields, json),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn projected_document(&self, json: Option<&Value>) -> Result<Option<Vec<u8>>, Error> {
+        match &self.fields {
+            Some(fields) => projection::document(fields, json),
+            None => Ok(None),
+        }
+    }
+
     fn publish(
         &self,
         record: &Record<'_>,
-        json: Option<&Value>,
+        parsed: &Parsed<'_>,
         value: &[u8],
     ) -> Result<Write, Error> {
         Ok(Write::Publish {
-            channel: self.channel.render(record, json)?,
+            channel: self.channel.render(record, parsed)?,
             message: value.to_vec(),
         })
     }
@@ -483,6 +551,7 @@ mod tests {
             key,
             value,
             ttl_header: None,
+            headers: None,
         }
     }
 

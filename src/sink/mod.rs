@@ -6,6 +6,7 @@ pub mod context;
 pub mod group;
 pub mod handover;
 pub mod mapping;
+pub mod projection;
 pub mod shared;
 pub mod slot_progress;
 pub mod worker;

@@ -6,6 +6,7 @@ use crate::cluster::slots::{key_slot, SLOTS};
 use crate::cluster::topology::{self, Ownership};
 use crate::error::Error;
 use crate::kafka::dead_letters::{DeadLetters, Letter};
+use crate::kafka::headers;
 use crate::lifecycle::{add, Run, State};
 use crate::settings;
 use crate::sink::apply::{apply_slice, ClusterSlice, Limits, PartitionSlot, Pending, SliceEnd};
@@ -15,12 +16,12 @@ use crate::sink::mapping::{Mapped, Mapper};
 use crate::sink::shared::SinkShared;
 use crate::sink::slot_progress::SlotProgress;
 use crate::spec::options::OnError;
-use crate::spec::record::{Record, TTL_HEADER};
+use crate::spec::record::{HeaderLookup, Record, TTL_HEADER};
 use crate::spec::sink::SinkSpec;
 use crate::store::keys::{offset_field, offsets_key, slot_offsets_key};
 use crate::store::offsets;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use redis_module::{CallOptions, CallOptionsBuilder, ContextFlags};
 use std::ffi::CString;
@@ -176,12 +177,9 @@ impl<'a> Worker<'a> {
         let topic = message.topic();
         let partition = message.partition();
         let slot = self.slot(topic, partition);
-        let ttl_header = message.headers().and_then(|headers| {
-            headers
-                .iter()
-                .find(|h| h.key == TTL_HEADER)
-                .and_then(|h| h.value)
-        });
+        let headers = message.headers();
+        // A null `redis.ttl` is no header: the sink's TTL applies.
+        let ttl_header = headers.and_then(|h| headers::last(h, TTL_HEADER).flatten());
         let record = Record {
             topic,
             partition,
@@ -190,6 +188,7 @@ impl<'a> Worker<'a> {
             key: message.key(),
             value: message.payload(),
             ttl_header,
+            headers: headers.map(|h| h as &dyn HeaderLookup),
         };
         let size = record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
         if matches!(self.spec.on_error, OnError::Dlq(_)) {

@@ -32,6 +32,16 @@ impl Args {
         String::from_utf8(bytes).or_else(|_| arg_error(format!("{what} must be UTF-8 text")))
     }
 
+    /// Consumes the next argument when it is `word` (any case).
+    pub fn take_if(&mut self, word: &str) -> bool {
+        let next = self.items.get(self.pos);
+        let matches = next.is_some_and(|item| item.eq_ignore_ascii_case(word.as_bytes()));
+        if matches {
+            self.pos += 1;
+        }
+        matches
+    }
+
     /// The next argument as an uppercase keyword.
     pub fn next_keyword(&mut self) -> Option<String> {
         let item = self.items.get(self.pos)?;

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod client_config;
+pub mod fields;
 pub mod glob;
 pub mod options;
 pub mod record;
@@ -13,3 +14,4 @@ pub mod source;
 pub mod source_parse;
 pub mod source_template;
 pub mod template;
+pub mod template_syntax;

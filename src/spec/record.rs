@@ -3,6 +3,26 @@
 /// The header that overrides a sink's TTL for one record, in seconds.
 pub const TTL_HEADER: &str = "redis.ttl";
 
+/// A record's headers, looked up by name only when a template asks for one, so records pay
+/// nothing for headers no template reads.
+pub trait HeaderLookup {
+    /// The last header of that name (Kafka allows repeats): `Some(None)` when its value is null.
+    fn last(&self, name: &str) -> Option<Option<&[u8]>>;
+}
+
+impl std::fmt::Debug for dyn HeaderLookup + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<headers>")
+    }
+}
+
+/// Headers as (name, value) pairs: what tests and the fuzzer build.
+impl HeaderLookup for Vec<(&str, Option<&[u8]>)> {
+    fn last(&self, name: &str) -> Option<Option<&[u8]>> {
+        self.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Record<'a> {
     pub topic: &'a str,
@@ -15,4 +35,6 @@ pub struct Record<'a> {
     pub value: Option<&'a [u8]>,
     /// The `redis.ttl` header, when present.
     pub ttl_header: Option<&'a [u8]>,
+    /// Every header, for `${header.<name>}`.
+    pub headers: Option<&'a dyn HeaderLookup>,
 }

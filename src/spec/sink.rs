@@ -1,5 +1,6 @@
 //! Validated, Redis-free descriptions of bridges, produced by the command parsers.
 
+use crate::spec::fields::Projection;
 use crate::spec::options::OnError;
 use crate::spec::template::Template;
 
@@ -149,6 +150,8 @@ pub struct SinkSpec {
     pub update: Update,
     /// STREAM: how each XADD trims the stream (`MAXLEN`/`MINID`).
     pub trim: Option<StreamTrim>,
+    /// HASH, JSON, STREAM: the selected and renamed fields of the value (`FIELDS`).
+    pub fields: Option<Projection>,
     /// Consumer threads sharing the partitions.
     pub tasks: usize,
     /// Free-form librdkafka properties, passed to the consumer as given.

@@ -3,6 +3,7 @@
 use crate::error::{arg_error, Error};
 use crate::spec::args::{check_kafka_name, set_once, Args};
 use crate::spec::client_config::Role;
+use crate::spec::fields::Projection;
 use crate::spec::options::{parse_brokers, parse_config_pair, parse_list, parse_on_error, OnError};
 use crate::spec::sink::MAX_TTL_SECONDS;
 use crate::spec::sink::{SinkSpec, SinkType, StartFrom, StreamTrim, Subscription, TrimBy, Update};
@@ -26,6 +27,7 @@ struct Options {
     on_error: Option<OnError>,
     tasks: Option<usize>,
     trim: Option<StreamTrim>,
+    fields: Option<Projection>,
     /// The word given to UPDATE, checked against TYPE once both are known.
     update: Option<String>,
     config: Vec<(String, String)>,
@@ -64,6 +66,7 @@ pub fn parse_sink_create(mut args: Args) -> Result<SinkSpec, Error> {
         tasks: o.tasks.unwrap_or(1),
         update: update_mode(sink_type, o.update.as_deref())?,
         trim: o.trim,
+        fields: o.fields,
         config: o.config,
     })
 }
@@ -145,6 +148,15 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
             }
             o.trim = Some(StreamTrim { by, approximate });
             Ok(())
+        }
+        "FIELDS" => {
+            // `FIELDS "user.id AS uid,page"` or, unquoted, `FIELDS user.id AS uid,page`.
+            let mut text = value_for(args)?;
+            while args.take_if("AS") {
+                text.push_str(" AS ");
+                text.push_str(&args.next_str("name after AS in FIELDS")?);
+            }
+            set_once(&mut o.fields, Projection::parse(&text)?, option)
         }
         "CHANNEL" => set_once(&mut o.channel, template(option, &value_for(args)?)?, option),
         "MEMBER" => set_once(&mut o.member, template(option, &value_for(args)?)?, option),
@@ -252,6 +264,17 @@ fn check_type_options(sink_type: SinkType, o: &Options) -> Result<(), Error> {
     if o.push_left.is_some() && sink_type != SinkType::List {
         return arg_error(format!("PUSH applies to TYPE LIST, not {name}"));
     }
+    if let Some(projection) = &o.fields {
+        match sink_type {
+            SinkType::Hash | SinkType::Stream => {}
+            SinkType::Json => projection.check_json_names()?,
+            _ => {
+                return arg_error(format!(
+                    "FIELDS applies to TYPE HASH, JSON or STREAM, not {name}"
+                ))
+            }
+        }
+    }
     if let (Some(trim), false) = (&o.trim, sink_type == SinkType::Stream) {
         let option = trim.describe();
         return arg_error(format!("{option} applies to TYPE STREAM, not {name}"));
@@ -351,6 +374,49 @@ mod tests {
             (
                 "s TOPICS t TYPE STREAM MINID ${nope}",
                 "MINID: unknown placeholder",
+            ),
+        ] {
+            let err = parse(line).unwrap_err().to_string();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn fields_take_one_argument_or_words_around_as() {
+        let spec = parse("s TOPICS t TYPE HASH FIELDS user.id AS uid,page TTL 5").unwrap();
+        let projection = spec.fields.unwrap();
+        assert_eq!(projection.source(), "user.id AS uid,page");
+        assert_eq!(projection.fields.len(), 2);
+        assert_eq!(spec.ttl, Some(5));
+        let spec = parse("s TOPICS t TYPE STREAM FIELDS a as b,c? AS d,e").unwrap();
+        let names: Vec<&str> = spec
+            .fields
+            .as_ref()
+            .unwrap()
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["b", "d", "e"]);
+        for (line, want) in [
+            (
+                "s TOPICS t FIELDS a",
+                "FIELDS applies to TYPE HASH, JSON or STREAM, not STRING",
+            ),
+            (
+                "s TOPICS t TYPE ZSET FIELDS a",
+                "FIELDS applies to TYPE HASH, JSON or STREAM, not ZSET",
+            ),
+            ("s TOPICS t TYPE HASH FIELDS", "missing value for FIELDS"),
+            ("s TOPICS t TYPE HASH FIELDS a AS", "missing name after AS"),
+            ("s TOPICS t TYPE HASH FIELDS a,,b", "empty field in FIELDS"),
+            (
+                "s TOPICS t TYPE HASH FIELDS a FIELDS b",
+                "FIELDS given twice",
+            ),
+            (
+                "s TOPICS t TYPE JSON FIELDS a,b AS a.c",
+                "FIELDS names 'a' and 'a.c' overlap",
             ),
         ] {
             let err = parse(line).unwrap_err().to_string();

@@ -7,6 +7,7 @@
 //! `${channel}` (the channel a message was published on); the parser keeps the two apart.
 
 use crate::error::Error;
+use crate::spec::template_syntax::parse_parts;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,28 +33,9 @@ impl fmt::Display for SourceTemplate {
 
 impl SourceTemplate {
     pub fn parse(source: &str) -> Result<SourceTemplate, Error> {
-        let mut parts = Vec::new();
-        let mut literal = Vec::new();
-        let mut rest = source;
-        while let Some(start) = rest.find("${") {
-            literal.extend_from_slice(&rest.as_bytes()[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| Error::Arg(format!("unterminated '${{' in template '{source}'")))?;
-            if !literal.is_empty() {
-                parts.push(Part::Literal(std::mem::take(&mut literal)));
-            }
-            parts.push(Self::placeholder(&after[..end], source)?);
-            rest = &after[end + 1..];
-        }
-        literal.extend_from_slice(rest.as_bytes());
-        if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
-        }
-        if parts.is_empty() {
-            return Err(Error::Arg("empty template".to_string()));
-        }
+        let parts = parse_parts(source, Part::Literal, |name| {
+            Self::placeholder(name, source)
+        })?;
         Ok(SourceTemplate {
             source: source.to_string(),
             parts,

@@ -640,6 +640,9 @@ pub struct Rec {
     pub value: Option<Vec<u8>>,
     pub partition: Option<i32>,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Headers whose names need not be UTF-8 and whose values may be null: what any producer
+    /// can send, though rdkafka's typed API cannot.
+    pub raw_headers: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl Rec {
@@ -673,6 +676,58 @@ pub fn producer(bootstrap: &str) -> BaseProducer {
         .expect("producer")
 }
 
+/// Every header, names decoded lossily: rdkafka's iterator panics on a name that is not UTF-8.
+fn all_headers(headers: &rdkafka::message::BorrowedHeaders) -> Vec<(String, Vec<u8>)> {
+    let native = headers as *const rdkafka::message::BorrowedHeaders
+        as *const rdkafka::bindings::rd_kafka_headers_t;
+    let mut out = Vec::new();
+    for idx in 0.. {
+        let mut name: *const std::ffi::c_char = std::ptr::null();
+        let mut value: *const std::ffi::c_void = std::ptr::null();
+        let mut size = 0usize;
+        let err = unsafe {
+            rdkafka::bindings::rd_kafka_header_get_all(
+                native, idx, &mut name, &mut value, &mut size,
+            )
+        };
+        if err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            break;
+        }
+        let name = unsafe { std::ffi::CStr::from_ptr(name) };
+        let value = if value.is_null() {
+            Vec::new()
+        } else {
+            unsafe { std::slice::from_raw_parts(value as *const u8, size) }.to_vec()
+        };
+        out.push((name.to_string_lossy().into_owned(), value));
+    }
+    out
+}
+
+/// Adds a header through librdkafka's C API, which takes the name as bytes.
+fn add_raw_header(headers: &OwnedHeaders, name: &[u8], value: Option<&[u8]>) {
+    // A BorrowedHeaders reference is librdkafka's headers pointer (rdkafka casts it so too).
+    let native = headers.as_borrowed() as *const rdkafka::message::BorrowedHeaders
+        as *mut rdkafka::bindings::rd_kafka_headers_t;
+    let (value_ptr, value_len) = match value {
+        Some(v) => (v.as_ptr() as *const std::ffi::c_void, v.len()),
+        None => (std::ptr::null(), 0),
+    };
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_header_add(
+            native,
+            name.as_ptr() as *const std::ffi::c_char,
+            name.len() as isize,
+            value_ptr,
+            value_len as isize,
+        )
+    };
+    assert_eq!(
+        err,
+        rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+    );
+}
+
 /// Produces every record in order and waits until all are acknowledged.
 pub fn produce(bootstrap: &str, topic: &str, records: &[Rec]) {
     let producer = producer(bootstrap);
@@ -683,6 +738,9 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[Rec]) {
                 key: k,
                 value: Some(v),
             });
+        }
+        for (name, value) in &rec.raw_headers {
+            add_raw_header(&headers, name, value.as_deref());
         }
         let mut record: BaseRecord<'_, Vec<u8>, Vec<u8>> = BaseRecord::to(topic).headers(headers);
         if let Some(key) = &rec.key {
@@ -733,7 +791,7 @@ impl Received {
 /// Reads `topic` from the beginning until `count` messages arrived (panics at the deadline).
 pub fn consume(bootstrap: &str, topic: &str, count: usize) -> Vec<Received> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::{Headers, Message};
+    use rdkafka::message::Message;
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("test-reader-{}", free_port()))
@@ -751,14 +809,7 @@ pub fn consume(bootstrap: &str, topic: &str, count: usize) -> Vec<Received> {
             received.len()
         );
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            let headers = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let headers = m.headers().map(all_headers).unwrap_or_default();
             received.push(Received {
                 partition: m.partition(),
                 offset: m.offset(),

@@ -9,9 +9,10 @@
 
 use crate::error::Error;
 use crate::kafka::config;
+use crate::kafka::headers;
 use crate::spec::glob::glob_match;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hasher};
@@ -128,8 +129,7 @@ pub fn read_topic(
         let state = message.payload().map(|value| {
             let kind = message
                 .headers()
-                .and_then(|h| h.iter().find(|h| h.key == TYPE_HEADER))
-                .and_then(|h| h.value)
+                .and_then(|h| headers::last(h, TYPE_HEADER).flatten())
                 .unwrap_or_default();
             fingerprint(kind, value)
         });
