@@ -9,8 +9,9 @@ use crate::commands::error;
 use crate::module::cluster_bus::{self, NodeId};
 use crate::runtime::blocked::Blocked;
 use crate::runtime::panic::catch_and_log;
+use crate::runtime::reply::Reply;
 use parking_lot::Mutex;
-use redis_module::{Context, RedisResult, RedisValue};
+use redis_module::{Context, RedisError, RedisResult, RedisValue};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +30,7 @@ static PENDING: Mutex<BTreeMap<u64, Pending>> = Mutex::new(BTreeMap::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Starts the request; `local` is this node's own STATUS of the bridge.
-pub fn ask(ctx: &Context, name: &str, local: RedisResult) -> RedisResult {
+pub fn ask(ctx: &Context, name: &str, local: Result<Reply, RedisError>) -> RedisResult {
     let Some(view) = topology::current() else {
         return Err(error("this node does not know the cluster's primaries yet"));
     };
@@ -65,7 +66,12 @@ pub fn ask(ctx: &Context, name: &str, local: RedisResult) -> RedisResult {
 }
 
 /// Another primary asks for this node's part: `local` builds it.
-pub fn on_ask(ctx: &Context, sender: &NodeId, payload: &[u8], local: impl Fn(&str) -> RedisResult) {
+pub fn on_ask(
+    ctx: &Context,
+    sender: &NodeId,
+    payload: &[u8],
+    local: impl Fn(&str) -> Result<Reply, RedisError>,
+) {
     let Ok(request) = serde_json::from_slice::<Value>(payload) else {
         return;
     };
@@ -119,7 +125,7 @@ fn finish(id: u64) {
             .shards
             .into_iter()
             .map(|(node, (address, part))| {
-                RedisValue::Array(vec![
+                Reply::pairs(vec![
                     "node".into(),
                     node.into(),
                     "address".into(),
@@ -129,16 +135,30 @@ fn finish(id: u64) {
                 ])
             })
             .collect();
-        pending.blocked.answer(Ok(RedisValue::Array(shards)));
+        pending.blocked.answer_tree(Ok(Reply::List(shards)));
     });
 }
 
-/// A STATUS reply as JSON for the bus: arrays, strings, integers and nulls; an error as
-/// `{"error": text}`.
-fn to_json(reply: &RedisResult) -> Value {
+/// A STATUS reply as JSON for the bus: arrays, strings, integers and nulls; a map as
+/// `{"map": [[name, value], ...]}` (in order); an error as `{"error": text}`.
+fn to_json(reply: &Result<Reply, RedisError>) -> Value {
     match reply {
-        Ok(value) => value_to_json(value),
+        Ok(reply) => reply_to_json(reply),
         Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+fn reply_to_json(reply: &Reply) -> Value {
+    match reply {
+        Reply::Value(value) => value_to_json(value),
+        Reply::List(items) => Value::Array(items.iter().map(reply_to_json).collect()),
+        Reply::Map(pairs) => {
+            let pairs: Vec<Value> = pairs
+                .iter()
+                .map(|(name, value)| json!([name, reply_to_json(value)]))
+                .collect();
+            json!({ "map": pairs })
+        }
     }
 }
 
@@ -155,18 +175,69 @@ fn value_to_json(value: &RedisValue) -> Value {
     }
 }
 
-fn from_json(value: &Value) -> RedisValue {
+fn from_json(value: &Value) -> Reply {
     match value {
-        Value::Null => RedisValue::Null,
-        Value::Number(n) => n
-            .as_i64()
-            .map_or_else(|| n.to_string().into(), RedisValue::Integer),
-        Value::String(s) => RedisValue::BulkString(s.clone()),
-        Value::Array(items) => RedisValue::Array(items.iter().map(from_json).collect()),
-        Value::Object(object) => match object.get("error").and_then(Value::as_str) {
-            Some(text) => RedisValue::BulkString(format!("error: {text}")),
-            None => RedisValue::BulkString(value.to_string()),
-        },
-        Value::Bool(b) => RedisValue::Integer(i64::from(*b)),
+        Value::Null => RedisValue::Null.into(),
+        Value::Number(n) => n.as_i64().map_or_else(|| n.to_string().into(), Reply::from),
+        Value::String(s) => RedisValue::BulkString(s.clone()).into(),
+        Value::Array(items) => Reply::List(items.iter().map(from_json).collect()),
+        Value::Object(object) => {
+            if let Some(Value::Array(pairs)) = object.get("map") {
+                return Reply::Map(
+                    pairs
+                        .iter()
+                        .filter_map(|pair| match pair.as_array()?.as_slice() {
+                            [Value::String(name), value] => Some((name.clone(), from_json(value))),
+                            _ => None,
+                        })
+                        .collect(),
+                );
+            }
+            match object.get("error").and_then(Value::as_str) {
+                Some(text) => RedisValue::BulkString(format!("error: {text}")).into(),
+                None => RedisValue::BulkString(value.to_string()).into(),
+            }
+        }
+        Value::Bool(b) => i64::from(*b).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_crosses_the_bus_with_its_maps_in_order() {
+        let status = Reply::pairs(vec![
+            "name".into(),
+            "s".into(),
+            "records".into(),
+            5.into(),
+            "last_error_at_ms".into(),
+            RedisValue::Null.into(),
+            "partitions".into(),
+            Reply::List(vec![Reply::pairs(vec!["topic".into(), "t".into()])]),
+            "config".into(),
+            Reply::Map(Vec::new()),
+        ]);
+        let json = to_json(&Ok(status));
+        let back = from_json(&json);
+        let expected = Reply::Map(vec![
+            ("name".into(), RedisValue::BulkString("s".into()).into()),
+            ("records".into(), 5.into()),
+            ("last_error_at_ms".into(), RedisValue::Null.into()),
+            (
+                "partitions".into(),
+                Reply::List(vec![Reply::Map(vec![(
+                    "topic".into(),
+                    RedisValue::BulkString("t".into()).into(),
+                )])]),
+            ),
+            ("config".into(), Reply::Map(Vec::new())),
+        ]);
+        assert_eq!(back, expected);
+        // A node of the previous version sends flat arrays: they stay arrays.
+        let old = from_json(&json!(["name", "s"]));
+        assert!(matches!(old, Reply::List(items) if items.len() == 2));
     }
 }

@@ -5,6 +5,7 @@ use crate::commands::{command_args, error, new_bridge};
 use crate::kafka::brokers;
 use crate::kafka::config;
 use crate::kafka::redact::redacted_config;
+use crate::runtime::reply::{send_tree, Reply};
 use crate::spec::sink::{SinkSpec, SinkType, Subscription, Update};
 use crate::spec::sink_parse::parse_sink_create;
 use crate::store::definitions::Kind;
@@ -40,17 +41,17 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     new_bridge::persist_and_start(ctx, &spec.name, Kind::Sink, given)
 }
 
-pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn list(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     if args.len() > 1 {
         return Err(error("KAFKA.SINK.LIST takes no arguments"));
     }
-    Ok(RedisValue::Array(registry::sinks(|entry| {
+    let sinks = registry::sinks(|entry| {
         let spec = &entry.spec;
         let (topics, pattern) = match &spec.subscription {
             Subscription::Topics(topics) => (topics.join(","), String::new()),
             Subscription::Pattern(regex) => (String::new(), regex.clone()),
         };
-        let mut fields: Vec<(&str, RedisValue)> = vec![
+        let mut fields: Vec<(&str, Reply)> = vec![
             ("name", spec.name.clone().into()),
             ("topics", topics.into()),
             ("pattern", pattern.into()),
@@ -82,10 +83,11 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             (
                 "ttl",
                 spec.ttl
-                    .map_or(RedisValue::Null, |t| RedisValue::Integer(t as i64)),
+                    .map_or(RedisValue::Null, |t| RedisValue::Integer(t as i64))
+                    .into(),
             ),
             ("on_error", spec.on_error.describe().into()),
-            ("tasks", RedisValue::Integer(spec.tasks as i64)),
+            ("tasks", (spec.tasks as i64).into()),
             (
                 "brokers",
                 spec.brokers
@@ -97,17 +99,18 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             ("start", spec.start.name().into()),
             ("config", redacted_config(&spec.config)),
         ]);
-        RedisValue::Array(
+        Reply::Map(
             fields
                 .into_iter()
-                .flat_map(|(name, value)| [name.into(), value])
+                .map(|(name, value)| (name.to_string(), value))
                 .collect(),
         )
-    })))
+    });
+    send_tree(ctx, Reply::List(sinks))
 }
 
 /// Where records go: the key template, or PUBLISH's channel template.
-fn target(spec: &SinkSpec) -> (&'static str, RedisValue) {
+fn target(spec: &SinkSpec) -> (&'static str, Reply) {
     if spec.sink_type == SinkType::Publish {
         ("channel", spec.channel.source().into())
     } else {

@@ -5,10 +5,11 @@ use crate::commands::{command_args, error, new_bridge};
 use crate::kafka::brokers;
 use crate::kafka::config;
 use crate::kafka::redact::redacted_config;
+use crate::runtime::reply::{send_tree, Reply};
 use crate::spec::source::Feed;
 use crate::spec::source_parse::parse_source_create;
 use crate::store::definitions::Kind;
-use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, ContextFlags, RedisResult, RedisString};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let given = new_bridge::prologue(ctx, &args)?;
@@ -31,13 +32,13 @@ pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     new_bridge::persist_and_start(ctx, &spec.name, Kind::Source, given)
 }
 
-pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+pub fn list(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     if args.len() > 1 {
         return Err(error("KAFKA.SOURCE.LIST takes no arguments"));
     }
-    Ok(RedisValue::Array(registry::sources(|entry| {
+    let sources = registry::sources(|entry| {
         let spec = &entry.spec;
-        let mut fields = vec![
+        let mut fields: Vec<Reply> = vec![
             "name".into(),
             spec.name.clone().into(),
             spec.feed.option().to_ascii_lowercase().into(),
@@ -49,9 +50,9 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             "from".into(),
             spec.from.describe().into(),
             "partitions".into(),
-            RedisValue::Integer(spec.partitions.into()),
+            i64::from(spec.partitions).into(),
             "replication".into(),
-            RedisValue::Integer(spec.replication.into()),
+            i64::from(spec.replication).into(),
             "on_error".into(),
             spec.on_error.describe().into(),
             "brokers".into(),
@@ -68,6 +69,7 @@ pub fn list(_ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 if snapshot { "YES" } else { "NO" }.into(),
             ]);
         }
-        RedisValue::Array(fields)
-    })))
+        Reply::pairs(fields)
+    });
+    send_tree(ctx, Reply::List(sources))
 }

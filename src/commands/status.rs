@@ -1,5 +1,5 @@
-//! KAFKA.STATUS [name [CLUSTER]]: flat name/value pairs per bridge; with CLUSTER, one entry per
-//! primary of the Redis Cluster (see `cluster_status`).
+//! KAFKA.STATUS [name [CLUSTER]]: a map per bridge (flat name/value pairs for RESP2 clients);
+//! with CLUSTER, one entry per primary of the Redis Cluster (see `cluster_status`).
 
 use crate::bridge::registry::{self, SinkEntry, SourceEntry};
 use crate::commands::cluster_status;
@@ -8,10 +8,11 @@ use crate::error::Error;
 use crate::kafka::embedded;
 use crate::lifecycle::{self, Lifecycle};
 use crate::module::cluster_bus::{NodeId, STATUS_ASK, STATUS_REPLY};
+use crate::runtime::reply::{send_tree, Reply};
 use crate::runtime::text::quoted;
 use crate::spec::sink::SinkType;
 use crate::spec::source::Feed;
-use redis_module::{Context, ContextFlags, RedisResult, RedisString, RedisValue};
+use redis_module::{Context, ContextFlags, RedisError, RedisResult, RedisString, RedisValue};
 use std::sync::atomic::Ordering;
 
 pub fn status(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
@@ -24,7 +25,7 @@ pub fn status(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
                 .iter()
                 .map(|(n, e)| invalid_status(n, e)),
         );
-        return Ok(RedisValue::Array(all));
+        return send_tree(ctx, Reply::List(all));
     }
     let name = args.next_bytes("bridge name")?;
     let cluster = match args.next_keyword().as_deref() {
@@ -49,11 +50,12 @@ pub fn status(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let text = String::from_utf8_lossy(&name).into_owned();
         return cluster_status::ask(ctx, &text, one_status(&name));
     }
-    one_status(&name)
+    let status = one_status(&name)?;
+    send_tree(ctx, status)
 }
 
 /// The STATUS of one bridge on this node.
-pub fn one_status(name: &[u8]) -> RedisResult {
+pub fn one_status(name: &[u8]) -> Result<Reply, RedisError> {
     let text = String::from_utf8_lossy(name);
     registry::sink(&text, sink_status)
         .or_else(|| registry::source(&text, source_status))
@@ -79,10 +81,10 @@ pub fn on_bus_message(ctx: &Context, sender: &NodeId, kind: u8, payload: &[u8]) 
 }
 
 /// A stored definition that cannot be started (written by hand, or from a newer version).
-fn invalid_status(name: &[u8], reason: &str) -> RedisValue {
-    RedisValue::Array(vec![
+fn invalid_status(name: &[u8], reason: &str) -> Reply {
+    Reply::pairs(vec![
         "name".into(),
-        RedisValue::StringBuffer(name.to_vec()),
+        RedisValue::StringBuffer(name.to_vec()).into(),
         "kind".into(),
         "unknown".into(),
         "state".into(),
@@ -95,19 +97,20 @@ fn invalid_status(name: &[u8], reason: &str) -> RedisValue {
 /// Streams listed per source in STATUS; `stream_count` gives the total.
 const STATUS_STREAMS: usize = 100;
 
-fn source_status(entry: &SourceEntry) -> RedisValue {
+fn source_status(entry: &SourceEntry) -> Reply {
     let shared = &entry.shared;
     let (streams, total) = shared.streams(STATUS_STREAMS);
     let streams = streams
         .into_iter()
         .map(|(stream, progress)| {
-            RedisValue::Array(vec![
+            Reply::pairs(vec![
                 "stream".into(),
-                RedisValue::StringBuffer(stream),
+                RedisValue::StringBuffer(stream).into(),
                 "checkpoint".into(),
                 progress
                     .checkpoint
-                    .map_or(RedisValue::Null, RedisValue::BulkString),
+                    .map_or(RedisValue::Null, RedisValue::BulkString)
+                    .into(),
                 "backlog".into(),
                 optional_int(progress.backlog.map(|b| b as i64)),
             ])
@@ -149,15 +152,15 @@ fn source_status(entry: &SourceEntry) -> RedisValue {
             Feed::Streams => shared.backlog().map(|b| b as i64),
         }),
         "stream_count".into(),
-        RedisValue::Integer(total as i64),
+        (total as i64).into(),
         "streams".into(),
-        RedisValue::Array(streams),
+        Reply::List(streams),
     ]);
-    RedisValue::Array(fields)
+    Reply::pairs(fields)
 }
 
 /// The fields every bridge starts with: name, kind, state, brokers, embedded_broker.
-fn head(name: &str, kind: &str, life: &Lifecycle, brokers: &str) -> Vec<RedisValue> {
+fn head(name: &str, kind: &str, life: &Lifecycle, brokers: &str) -> Vec<Reply> {
     let embedded = embedded::running_bootstrap().is_some_and(|b| b == brokers);
     vec![
         "name".into(),
@@ -174,7 +177,7 @@ fn head(name: &str, kind: &str, life: &Lifecycle, brokers: &str) -> Vec<RedisVal
 }
 
 /// last_error and when it happened.
-fn last_error(life: &Lifecycle) -> [RedisValue; 4] {
+fn last_error(life: &Lifecycle) -> [Reply; 4] {
     let last_error = life.last_error();
     [
         "last_error".into(),
@@ -188,27 +191,27 @@ fn last_error(life: &Lifecycle) -> [RedisValue; 4] {
     ]
 }
 
-fn count(counter: &std::sync::atomic::AtomicU64) -> RedisValue {
-    RedisValue::Integer(lifecycle::count(counter) as i64)
+fn count(counter: &std::sync::atomic::AtomicU64) -> Reply {
+    (lifecycle::count(counter) as i64).into()
 }
 
-fn optional_int(value: Option<i64>) -> RedisValue {
-    value.map_or(RedisValue::Null, RedisValue::Integer)
+fn optional_int(value: Option<i64>) -> Reply {
+    value.map_or(RedisValue::Null, RedisValue::Integer).into()
 }
 
-fn sink_status(entry: &SinkEntry) -> RedisValue {
+fn sink_status(entry: &SinkEntry) -> Reply {
     let shared = &entry.shared;
     let partitions = shared
         .partitions()
         .into_iter()
         .map(|((topic, partition), progress)| {
-            RedisValue::Array(vec![
+            Reply::pairs(vec![
                 "topic".into(),
                 topic.into(),
                 "partition".into(),
-                RedisValue::Integer(partition.into()),
+                i64::from(partition).into(),
                 "task".into(),
-                RedisValue::Integer(progress.task as i64),
+                (progress.task as i64).into(),
                 "offset".into(),
                 optional_int(progress.next_offset),
                 "lag".into(),
@@ -228,7 +231,7 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
     }
     fields.extend([
         "tasks".into(),
-        RedisValue::Integer(entry.spec.tasks as i64),
+        (entry.spec.tasks as i64).into(),
         "records".into(),
         count(&shared.counters.records),
         "errors".into(),
@@ -243,7 +246,7 @@ fn sink_status(entry: &SinkEntry) -> RedisValue {
         "lag".into(),
         optional_int(shared.lag()),
         "partitions".into(),
-        RedisValue::Array(partitions),
+        Reply::List(partitions),
     ]);
-    RedisValue::Array(fields)
+    Reply::pairs(fields)
 }

@@ -1,5 +1,6 @@
 //! Keeps secrets passed through CONFIG out of replies, logs, SLOWLOG and MONITOR.
 
+use crate::runtime::reply::Reply;
 use redis_module::{raw, Context, RedisString};
 
 pub fn is_secret(property: &str) -> bool {
@@ -46,11 +47,11 @@ pub fn redact(property: &str, value: &str) -> String {
 }
 
 /// CONFIG pairs as LIST shows them: flat name/value, secrets redacted.
-pub fn redacted_config(config: &[(String, String)]) -> redis_module::RedisValue {
-    redis_module::RedisValue::Array(
+pub fn redacted_config(config: &[(String, String)]) -> Reply {
+    Reply::Map(
         config
             .iter()
-            .flat_map(|(k, v)| [k.clone().into(), redact(k, v).into()])
+            .map(|(k, v)| (k.clone(), redact(k, v).into()))
             .collect(),
     )
 }

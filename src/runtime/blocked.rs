@@ -3,7 +3,8 @@
 
 use crate::runtime::panic::catch_and_log;
 use crate::runtime::reply;
-use redis_module::{raw, Context, RedisResult};
+use crate::runtime::reply::Reply;
+use redis_module::{raw, Context, RedisError, RedisResult};
 use std::ptr;
 
 pub struct Blocked(*mut raw::RedisModuleBlockedClient);
@@ -23,13 +24,18 @@ impl Blocked {
 
     /// Sends the reply and unblocks the client (from any thread).
     pub fn answer(self, result: RedisResult) {
+        self.answer_tree(result.map(Reply::Value));
+    }
+
+    /// `answer` for a reply tree (ordered maps).
+    pub fn answer_tree(self, result: Result<Reply, RedisError>) {
         let client = self.0;
         std::mem::forget(self);
         answer_raw(client, result);
     }
 }
 
-fn answer_raw(client: *mut raw::RedisModuleBlockedClient, result: RedisResult) {
+fn answer_raw(client: *mut raw::RedisModuleBlockedClient, result: Result<Reply, RedisError>) {
     catch_and_log("reply to a blocked client", || {
         let api = unsafe {
             (
@@ -40,7 +46,10 @@ fn answer_raw(client: *mut raw::RedisModuleBlockedClient, result: RedisResult) {
         if let (Some(get), Some(free)) = api {
             let ctx = unsafe { get(client) };
             if !ctx.is_null() {
-                reply::send(ctx, result);
+                match result {
+                    Ok(tree) => reply::tree_reply(ctx, tree),
+                    Err(e) => reply::send(ctx, Err(e)),
+                }
                 unsafe { free(ctx) };
             }
         }

@@ -11,6 +11,86 @@ use std::os::raw::{c_char, c_long};
 
 pub type Handler = fn(&Context, Vec<RedisString>) -> RedisResult;
 
+/// A reply whose maps keep their order (RedisValue's maps are hashed or sorted): a RESP3
+/// client gets a map, a RESP2 client the same names and values as flat pairs, in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Value(RedisValue),
+    Map(Vec<(String, Reply)>),
+    List(Vec<Reply>),
+}
+
+impl Reply {
+    /// A map from flat name/value items (`[name, value, name, value, ...]`).
+    pub fn pairs(items: Vec<Reply>) -> Reply {
+        let mut pairs = Vec::with_capacity(items.len() / 2);
+        let mut items = items.into_iter();
+        while let (Some(name), Some(value)) = (items.next(), items.next()) {
+            pairs.push((name.as_text(), value));
+        }
+        Reply::Map(pairs)
+    }
+
+    fn as_text(&self) -> String {
+        match self {
+            Reply::Value(RedisValue::SimpleStringStatic(s)) => (*s).to_string(),
+            Reply::Value(RedisValue::SimpleString(s) | RedisValue::BulkString(s)) => s.clone(),
+            Reply::Value(RedisValue::StringBuffer(b)) => String::from_utf8_lossy(b).into_owned(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+impl From<RedisValue> for Reply {
+    fn from(value: RedisValue) -> Reply {
+        Reply::Value(value)
+    }
+}
+
+impl From<&str> for Reply {
+    fn from(text: &str) -> Reply {
+        Reply::Value(text.into())
+    }
+}
+
+impl From<String> for Reply {
+    fn from(text: String) -> Reply {
+        Reply::Value(text.into())
+    }
+}
+
+impl From<i64> for Reply {
+    fn from(n: i64) -> Reply {
+        Reply::Value(RedisValue::Integer(n))
+    }
+}
+
+/// Sends a reply tree from a command handler; the handler then returns `NoReply`.
+pub fn send_tree(ctx: &Context, reply: Reply) -> RedisResult {
+    tree_reply(ctx.ctx, reply);
+    Ok(RedisValue::NoReply)
+}
+
+pub fn tree_reply(ctx: *mut raw::RedisModuleCtx, reply: Reply) {
+    match reply {
+        Reply::Value(value) => value_reply(ctx, value),
+        Reply::Map(pairs) => {
+            // RESP2 clients get an array of 2n items from the same call.
+            raw::reply_with_map(ctx, pairs.len() as c_long);
+            for (name, value) in pairs {
+                bulk(ctx, name.as_bytes());
+                tree_reply(ctx, value);
+            }
+        }
+        Reply::List(items) => {
+            raw::reply_with_array(ctx, items.len() as c_long);
+            for item in items {
+                tree_reply(ctx, item);
+            }
+        }
+    }
+}
+
 /// Runs a command handler inside the panic boundary and sends its reply. Returns `NoReply` so
 /// the caller (the `redis_module!` wrapper) sends nothing more.
 pub fn guarded(ctx: &Context, args: Vec<RedisString>, handler: Handler) -> RedisResult {
