@@ -176,7 +176,7 @@ fn commands_carry_their_docs() {
         ),
         &mut names,
     );
-    assert_eq!(names.len(), 17, "{names:?} of {count}");
+    assert_eq!(names.len(), 19, "{names:?} of {count}");
     let error = cmd_err(&mut conn, &["KAFKA.SINK.CREATE"]);
     assert_eq!(error, "ERR missing sink name");
 }

@@ -4,6 +4,7 @@
 pub mod cluster_status;
 pub mod debug;
 pub mod handover;
+pub mod import;
 pub mod internal;
 pub mod lifecycle_ops;
 pub mod new_bridge;

@@ -45,7 +45,7 @@ macro_rules! entry_points {
 }
 
 static ENTRY_POINTS: [EntryPoint; COMMANDS.len()] =
-    entry_points!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+    entry_points!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18);
 
 const COMMAND_INFO_VERSION: raw::RedisModuleCommandInfoVersion =
     raw::RedisModuleCommandInfoVersion {

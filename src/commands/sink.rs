@@ -6,6 +6,7 @@ use crate::kafka::brokers;
 use crate::kafka::config;
 use crate::kafka::redact::redacted_config;
 use crate::runtime::reply::{send_tree, Reply};
+use crate::spec::args::Args;
 use crate::spec::sink::{SinkSpec, SinkType, Subscription, Update};
 use crate::spec::sink_parse::parse_sink_create;
 use crate::store::definitions::Kind;
@@ -15,7 +16,14 @@ use redis_module::{
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let given = new_bridge::prologue(ctx, &args)?;
-    let spec = parse_sink_create(command_args(args))?;
+    create_checked(ctx, command_args(args), given)
+}
+
+/// CREATE after its prologue (secrets hidden, admin checked): `args` from the name on, `given`
+/// the arguments after the name as they are stored. KAFKA.SINK.IMPORT comes here with the
+/// arguments it translated.
+pub fn create_checked(ctx: &Context, args: Args, given: Vec<String>) -> RedisResult {
+    let spec = parse_sink_create(args)?;
     new_bridge::check_new_name(&spec.name)?;
     if let Some((command, module)) = spec.sink_type.module_command() {
         if !command_exists(ctx, command) {

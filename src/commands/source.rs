@@ -6,6 +6,7 @@ use crate::kafka::brokers;
 use crate::kafka::config;
 use crate::kafka::redact::redacted_config;
 use crate::runtime::reply::{send_tree, Reply};
+use crate::spec::args::Args;
 use crate::spec::source::Feed;
 use crate::spec::source_parse::parse_source_create;
 use crate::store::definitions::Kind;
@@ -13,7 +14,14 @@ use redis_module::{Context, ContextFlags, RedisResult, RedisString};
 
 pub fn create(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let given = new_bridge::prologue(ctx, &args)?;
-    let spec = parse_source_create(command_args(args))?;
+    create_checked(ctx, command_args(args), given)
+}
+
+/// CREATE after its prologue (secrets hidden, admin checked): `args` from the name on, `given`
+/// the arguments after the name as they are stored. KAFKA.SOURCE.IMPORT comes here with the
+/// arguments it translated.
+pub fn create_checked(ctx: &Context, args: Args, given: Vec<String>) -> RedisResult {
+    let spec = parse_source_create(args)?;
     if matches!(spec.feed, Feed::Keys { .. }) && ctx.get_flags().contains(ContextFlags::CLUSTER) {
         // A key moving between shards would race the old shard's tombstone against the new
         // shard's value in the topic.

@@ -3,9 +3,10 @@
 //! COMMAND DOCS shows. `register` turns this table into Redis commands.
 
 use crate::commands::{
-    debug, handover, internal, lifecycle_ops, produce, sink, source, status, subscriber,
+    debug, handover, import, internal, lifecycle_ops, produce, sink, source, status, subscriber,
 };
 use crate::runtime::reply::Handler;
+use crate::spec::connect_import::ImportKind;
 use crate::store::definitions::Kind;
 use crate::store::setslot_reroute::HANDOVER_COMMAND;
 
@@ -23,7 +24,7 @@ pub struct Command {
 
 const SINCE: &str = "0.1.0";
 
-pub static COMMANDS: [Command; 17] = [
+pub static COMMANDS: [Command; 19] = [
     Command {
         name: "kafka.sink.create",
         handler: sink::create,
@@ -32,6 +33,16 @@ pub static COMMANDS: [Command; 17] = [
         summary: "Creates a sink: Kafka topics to Redis keys (exactly once) or channels",
         usage: "<name> TOPICS <topic>[,...]|PATTERN <regex> [TYPE ...] [KEY <template>] [CHANNEL <template>] [...]",
         complexity: "O(1)",
+        since: SINCE,
+    },
+    Command {
+        name: "kafka.sink.import",
+        handler: |ctx, args| import::import(ctx, args, ImportKind::Sink),
+        flags: "write deny-oom admin",
+        admin: true,
+        summary: "Creates the sink equivalent to a redis-kafka-connect RedisSinkConnector config (DRYRUN shows the CREATE)",
+        usage: "<name> <connector-config-json> [BROKERS <host:port>[,...]] [DRYRUN]",
+        complexity: "O(N) where N is the size of the config",
         since: SINCE,
     },
     Command {
@@ -82,6 +93,16 @@ pub static COMMANDS: [Command; 17] = [
         summary: "Creates a source: Redis streams to Kafka topics, without loss",
         usage: "<name> STREAMS <glob> [TOPIC <template>] [KEY <template>] [FROM ...] [...]",
         complexity: "O(1)",
+        since: SINCE,
+    },
+    Command {
+        name: "kafka.source.import",
+        handler: |ctx, args| import::import(ctx, args, ImportKind::Source),
+        flags: "write deny-oom admin",
+        admin: true,
+        summary: "Creates the source equivalent to a redis-kafka-connect RedisStreamSourceConnector or RedisKeysSourceConnector config (DRYRUN shows the CREATE)",
+        usage: "<name> <connector-config-json> [BROKERS <host:port>[,...]] [DRYRUN]",
+        complexity: "O(N) where N is the size of the config",
         since: SINCE,
     },
     Command {

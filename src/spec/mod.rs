@@ -1,9 +1,11 @@
 //! What a bridge is, independent of Redis and Kafka: the argument cursor, sink and source specs
 //! and their parsers, the options both share, record and source templates, stream globs and
-//! the rules on user CONFIG pairs. Pure code: property-tested in `crate::fuzz`.
+//! the rules on user CONFIG pairs, and the translation of redis-kafka-connect configs
+//! (IMPORT). Pure code: property-tested in `crate::fuzz`.
 
 pub mod args;
 pub mod client_config;
+pub mod connect_import;
 pub mod fields;
 pub mod glob;
 pub mod options;
