@@ -5,7 +5,7 @@ use super::{check, Gen};
 use crate::sink::mapping::Mapper;
 use crate::source::record::{entry_json, map_entry};
 use crate::spec::args::Args;
-use crate::spec::record::Record;
+use crate::spec::record::{HeaderLookup, Record};
 use crate::spec::sink::{SinkSpec, SinkType};
 use crate::spec::sink_parse::parse_sink_create;
 use crate::spec::source_template::SourceTemplate;
@@ -23,6 +23,8 @@ fn spec(g: &mut Gen) -> SinkSpec {
         "${value}",
         "${offset}",
         "__kafka:${key}",
+        "${key.a}:${header.h}",
+        "${header.redis.ttl}",
     ]);
     // PUBLISH has no key: the same templates name its channel.
     let target = if sink_type == "PUBLISH" {
@@ -37,6 +39,18 @@ fn spec(g: &mut Gen) -> SinkSpec {
     if sink_type == "ZSET" && g.chance(50) {
         args.extend([b"SCORE".to_vec(), b"${value.n}".to_vec()]);
     }
+    if matches!(sink_type, "HASH" | "JSON" | "STREAM") && g.chance(50) {
+        let fields = *g.pick(&["a", "a?,n AS m", "user.id AS meta.id,b?", "x.0,y?"]);
+        args.extend([b"FIELDS".to_vec(), fields.as_bytes().to_vec()]);
+    }
+    if matches!(sink_type, "HASH" | "JSON") && g.chance(30) {
+        let update: &[u8] = if sink_type == "HASH" {
+            b"REPLACE"
+        } else {
+            b"MERGE"
+        };
+        args.extend([b"UPDATE".to_vec(), update.to_vec()]);
+    }
     if sink_type != "PUBLISH" && g.chance(30) {
         args.extend([b"TTL".to_vec(), b"60".to_vec()]);
     }
@@ -50,6 +64,8 @@ fn any_record_maps_safely_through_any_sink() {
         let mapper = Mapper::new(&spec);
         let key = if g.chance(20) {
             b"__kafka:bridges".to_vec()
+        } else if g.chance(25) {
+            format!("{{\"a\":{}}}", g.below(100)).into_bytes()
         } else {
             g.bytes(10)
         };
@@ -62,6 +78,15 @@ fn any_record_maps_safely_through_any_sink() {
             value = marker.clone().into_bytes();
         }
         let ttl = g.arg();
+        let header_value = if g.chance(30) {
+            marker.clone().into_bytes()
+        } else {
+            g.bytes(6)
+        };
+        let headers: Vec<(&str, Option<&[u8]>)> = vec![
+            ("h", g.chance(80).then_some(header_value.as_slice())),
+            ("redis.ttl", Some(ttl.as_slice())),
+        ];
         let record = Record {
             topic: "t",
             partition: 0,
@@ -70,7 +95,7 @@ fn any_record_maps_safely_through_any_sink() {
             key: g.chance(90).then_some(key.as_slice()),
             value: g.chance(85).then_some(value.as_slice()),
             ttl_header: g.chance(10).then_some(ttl.as_slice()),
-            headers: None,
+            headers: g.chance(50).then_some(&headers as &dyn HeaderLookup),
         };
         match mapper.map(&record) {
             Ok(mapped) => {
