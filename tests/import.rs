@@ -451,17 +451,7 @@ fn refusals_name_the_property_and_create_nothing() {
 
 #[test]
 fn import_is_administrative_and_keeps_the_config_out_of_slowlog() {
-    let redis = RedisServer::start_with(ServerOptions {
-        module_args: vec!["kafka.brokers".into(), "127.0.0.1:1".into()],
-        ..ServerOptions::default()
-    });
-    let mut admin = redis.conn();
-    cmd::<String>(
-        &mut admin,
-        &[
-            "ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", "-@admin",
-        ],
-    );
+    let (redis, mut admin) = server_with_app_user();
     let json = sink_config(&[("topics", "t"), ("redis.password", "hunter2")]);
     let mut app = redis.conn();
     cmd::<String>(&mut app, &["AUTH", "app", "pw"]);

@@ -238,17 +238,7 @@ fn a_corrupt_definition_is_reported_and_skipped_at_startup() {
 
 #[test]
 fn acl_users_without_admin_get_noperm_for_bridge_changes() {
-    let redis = RedisServer::start_with(ServerOptions {
-        module_args: vec!["kafka.brokers".into(), "127.0.0.1:1".into()],
-        ..ServerOptions::default()
-    });
-    let mut admin = redis.conn();
-    cmd::<String>(
-        &mut admin,
-        &[
-            "ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", "-@admin",
-        ],
-    );
+    let (redis, mut admin) = server_with_app_user();
     cmd::<String>(&mut admin, &["KAFKA.SINK.CREATE", "s", "TOPICS", "t"]);
     let mut app = redis.conn();
     cmd::<String>(&mut app, &["AUTH", "app", "pw"]);

@@ -18,6 +18,23 @@ fn settled(conn: &mut redis::Connection, name: &str) -> i64 {
         .sum()
 }
 
+/// Creates every sink and waits until each has settled `records` records.
+fn create_and_settle(
+    conn: &mut redis::Connection,
+    bootstrap: &str,
+    sinks: &[(&str, &[&str])],
+    records: i64,
+) {
+    for (name, args) in sinks {
+        create_sink(conn, bootstrap, name, args);
+    }
+    for (name, _) in sinks {
+        wait_until("every record settled", DEADLINE, || {
+            settled(conn, name) == records
+        });
+    }
+}
+
 #[test]
 fn fields_select_and_rename_for_hash_json_and_stream() {
     let kafka = MockKafka::new();
@@ -100,13 +117,8 @@ fn fields_select_and_rename_for_hash_json_and_stream() {
             ],
         ),
     ];
-    for (name, args) in sinks {
-        create_sink(&mut conn, &b, name, args);
-    }
+    create_and_settle(&mut conn, &b, &sinks, 6);
     for (name, _) in sinks {
-        wait_until("every record settled", DEADLINE, || {
-            settled(&mut conn, name) == 6
-        });
         assert_eq!(status_field::<String>(&mut conn, name, "state"), "running");
     }
     // HASH with REPLACE: exactly the selected fields of the last record, renamed.
@@ -335,13 +347,8 @@ fn headers_and_json_key_fields_render_in_key_member_score_and_channel() {
             ],
         ),
     ];
-    for (name, args) in sinks {
-        create_sink(&mut conn, &b, name, args);
-    }
+    create_and_settle(&mut conn, &b, &sinks, 4);
     for (name, _) in sinks {
-        wait_until("every record settled", DEADLINE, || {
-            settled(&mut conn, name) == 4
-        });
         assert_eq!(count_field(&mut conn, name, "skipped"), 1, "{name}");
     }
     assert_eq!(cmd::<String>(&mut conn, &["GET", "acme:1"]), "10");

@@ -261,6 +261,14 @@ fn auditor_thread(
     })
 }
 
+fn tail(text: &str, bytes: usize) -> &str {
+    let mut start = text.len().saturating_sub(bytes);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
 #[test]
 fn chaos_soak() {
     let seconds = soak_seconds();
@@ -387,9 +395,21 @@ fn chaos_soak() {
 
     // Drain: the sink has stored offsets past every record, the source checkpointed every entry.
     let mut conn = redis.conn();
-    wait_until("sink caught up", Duration::from_secs(600), || {
-        stored_total(&mut conn, "soak") == in_topic
-    });
+    let mut probe = redis.conn();
+    wait_until_or(
+        "sink caught up",
+        Duration::from_secs(600),
+        || stored_total(&mut conn, "soak") == in_topic,
+        || {
+            format!(
+                "stored {} of {in_topic}; sink {:?}; broker log tail:\n{}\nserver log tail:\n{}",
+                stored_total(&mut probe, "soak"),
+                status(&mut probe, "soak"),
+                kafka.log_tail(5_000),
+                tail(&redis.log(), 20_000)
+            )
+        },
+    );
     let last_ids: HashMap<String, String> = (0..STREAMS)
         .map(|i| {
             let stream = format!("src:{i}");

@@ -34,6 +34,39 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
     }
 }
 
+/// A server whose default user is admin, with user `app` (password `pw`) allowed everything
+/// but @admin; kafka.brokers points nowhere. Returns the server and the admin connection.
+pub fn server_with_app_user() -> (RedisServer, Connection) {
+    let redis = RedisServer::start_with(ServerOptions {
+        module_args: vec!["kafka.brokers".into(), "127.0.0.1:1".into()],
+        ..ServerOptions::default()
+    });
+    let mut admin = redis.conn();
+    cmd::<String>(
+        &mut admin,
+        &[
+            "ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", "-@admin",
+        ],
+    );
+    (redis, admin)
+}
+
+/// `wait_until`, with `report` describing the state when the wait times out.
+pub fn wait_until_or(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> bool,
+    mut report: impl FnMut() -> String,
+) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what}: {}", report());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
