@@ -26,6 +26,9 @@ pub struct Config {
     /// the fetch settings the module's sink uses.
     pub tuned_consumer_config: Vec<(String, String)>,
     pub module: PathBuf,
+    /// RedisJSON for the JSON sink (`REDIS_KAFKA_REJSON`, from scripts/deps.sh); without it
+    /// the JSON sink is not measured.
+    pub rejson: Option<PathBuf>,
     pub redis_server: PathBuf,
     pub tansu: PathBuf,
     pub python: String,
@@ -49,13 +52,14 @@ impl Config {
             consumer_config: properties("BENCH_CONSUMER_CONFIG", ""),
             tuned_consumer_config: properties(
                 "BENCH_TUNED_CONSUMER_CONFIG",
-                "max.partition.fetch.bytes=8388608,fetch.wait.max.ms=100",
+                "fetch.min.bytes=1048576,fetch.wait.max.ms=50,max.partition.fetch.bytes=8388608",
             ),
             module: existing(
                 env_path("REDIS_KAFKA_MODULE")
                     .unwrap_or_else(|| root.join("target/release/libredis_kafka.so")),
                 "module (run `cargo build --release`)",
             ),
+            rejson: env_path("REDIS_KAFKA_REJSON").filter(|p| p.exists()),
             redis_server: env_path("REDIS_SERVER").unwrap_or_else(|| "redis-server".into()),
             tansu: existing(
                 env_path("TANSU_BIN").unwrap_or_else(default_tansu),

@@ -30,6 +30,9 @@ use workload::Workload;
 pub const TOPIC: &str = "bench";
 pub const TOPIC_QUARTER: &str = "bench-quarter";
 
+/// Sink types measured besides STRING and HASH (JSON only where RedisJSON is found).
+const OTHER_TYPES: [&str; 5] = ["JSON", "STREAM", "LIST", "SET", "ZSET"];
+
 /// What every measurement needs.
 pub struct Ctx<'a> {
     pub cfg: &'a Config,
@@ -45,6 +48,7 @@ impl Ctx<'_> {
             Some(ModuleLoad {
                 path: &self.cfg.module,
                 brokers: &brokers,
+                rejson: self.cfg.rejson.as_deref(),
             }),
         )
     }
@@ -71,6 +75,8 @@ struct Runs {
     string_rss: Vec<f64>,
     hash: Vec<f64>,
     hash_rss: Vec<f64>,
+    /// The other sink types, in `OTHER_TYPES` order.
+    others: Vec<Vec<f64>>,
     quarter_rss: Vec<f64>,
     latency: Vec<sink::SinkLatencyRun>,
     source: Vec<source::SourceRun>,
@@ -158,6 +164,19 @@ fn run_round(ctx: &Ctx, round: usize, runs: &mut Runs) {
     ));
     runs.hash.push(hash.rate);
     runs.hash_rss.push(hash.rss_mib);
+
+    runs.others.resize(OTHER_TYPES.len(), Vec::new());
+    for (i, sink_type) in OTHER_TYPES.iter().enumerate() {
+        if *sink_type == "JSON" && cfg.rejson.is_none() {
+            continue;
+        }
+        let run = sink::module_sink(ctx, sink_type, TOPIC, cfg.records);
+        progress(&format!(
+            "{tag} sink {sink_type}: {} rec/s",
+            count(run.rate)
+        ));
+        runs.others[i].push(run.rate);
+    }
 
     let quarter = sink::module_sink(ctx, "STRING", TOPIC_QUARTER, cfg.quarter());
     progress(&format!(
@@ -281,7 +300,7 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
         (rss_n - rss_quarter) * 1024.0 * 1024.0 / (cfg.records - cfg.quarter()).max(1) as f64;
     let n = count(cfg.records as f64);
     let quarter = count(cfg.quarter() as f64);
-    vec![
+    let mut rows = vec![
         Row::plain(
             if cfg.consumer_config.is_empty() {
                 "raw consume rec/s (rdkafka BaseConsumer, defaults)"
@@ -319,6 +338,20 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
             format!("hand-written {}", count(hand)),
             ratio(hash, hand, Target::AtLeast(2.0)),
         ),
+    ];
+    for (sink_type, rates) in OTHER_TYPES.iter().zip(&runs.others) {
+        if rates.is_empty() {
+            continue;
+        }
+        let rate = median(rates);
+        rows.push(Row::new(
+            &format!("sink {sink_type} rec/s"),
+            count(rate),
+            format!("raw consume (best) {}", count(raw)),
+            ratio(rate, raw, Target::AtLeast(0.9)),
+        ));
+    }
+    rows.extend([
         Row::plain(
             "PING p50 µs idle / during sink",
             format!("{} / {}", micros(idle_ping.p50), micros(busy_ping.p50)),
@@ -429,7 +462,8 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
             "peak RSS MiB source (N entries in streams)",
             mib(src(|s| s.rss_mib)),
         ),
-    ]
+    ]);
+    rows
 }
 
 fn describe(properties: &[(String, String)]) -> String {

@@ -108,6 +108,8 @@ pub struct RedisServer {
 pub struct ModuleLoad<'a> {
     pub path: &'a Path,
     pub brokers: &'a str,
+    /// RedisJSON, loaded first when given (JSON sinks need it).
+    pub rejson: Option<&'a Path>,
 }
 
 impl RedisServer {
@@ -137,6 +139,10 @@ impl RedisServer {
             "--logfile".into(),
             "server.log".into(),
         ];
+        if let Some(rejson) = module.and_then(|m| m.rejson) {
+            args.push("--loadmodule".into());
+            args.push(rejson.display().to_string());
+        }
         if let Some(module) = module {
             args.push("--loadmodule".into());
             args.push(module.path.display().to_string());

@@ -76,6 +76,10 @@ fn create_sink(ctx: &Ctx, conn: &mut Connection, sink_type: &str, topic: &str, g
         .arg("TYPE")
         .arg(sink_type);
     cmd.arg("KEY").arg("b:${key}").arg("GROUP").arg(&group);
+    if sink_type == "ZSET" {
+        // The value is JSON; its id is a number.
+        cmd.arg("SCORE").arg("${value.id}");
+    }
     for (name, value) in &ctx.cfg.consumer_config {
         cmd.arg("CONFIG").arg(name).arg(value);
     }
