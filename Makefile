@@ -5,13 +5,13 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .DEFAULT_GOAL := build
-.PHONY: build deps test run lint help bench bench-smoke bench-cluster fuzz soak
+.PHONY: build deps deps-runtime test run lint help bench bench-smoke bench-cluster fuzz soak
 
 help:
-	@echo 'make build   install missing deps, then cargo build --release (default)'
-	@echo 'make deps    install what is missing (scripts/deps.sh), write target/deps.env'
+	@echo 'make build   install what building needs, then cargo build --release (default)'
+	@echo 'make deps    install everything missing, test tools too (scripts/deps.sh), write target/deps.env'
 	@echo 'make test    deps + release build + all tests'
-	@echo 'make run     deps + build, then redis-server with the module on 127.0.0.1:$${PORT:-6379}'
+	@echo 'make run     runtime deps + build, then redis-server with the module on 127.0.0.1:$${PORT:-6379}'
 	@echo 'make lint    cargo fmt --check + clippy -D warnings'
 	@echo 'make fuzz    property tests with 2,000,000 cases each + 200,000 live commands per server'
 	@echo 'make soak    10-minute chaos soak (SOAK_SECONDS=...): kills, restarts, rebalances'
@@ -23,7 +23,12 @@ help:
 deps:
 	scripts/deps.sh
 
-build: deps
+# What building and running need, without the test-only tools (Tansu, OpenSSL 1.1 for Redis 7.4,
+# test-only PyPI packages): `make run` on a fresh machine is ready in minutes.
+deps-runtime:
+	scripts/deps.sh --runtime
+
+build: deps-runtime
 	cargo build --release
 
 test: deps

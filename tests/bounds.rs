@@ -422,6 +422,11 @@ fn a_panic_fails_one_bridge_and_redis_keeps_serving_valkey() {
 }
 
 #[test]
+fn a_panic_fails_one_bridge_and_redis_keeps_serving_redis74() {
+    a_panic_fails_one_bridge_and_redis_keeps_serving(redis_7_4_server());
+}
+
+#[test]
 fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does_redis() {
     shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does(redis_server());
 }
@@ -429,4 +434,9 @@ fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does_redis() {
 #[test]
 fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does_valkey() {
     shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does(valkey_server());
+}
+
+#[test]
+fn shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does_redis74() {
+    shutdown_and_unload_return_in_bounded_time_whatever_the_broker_does(redis_7_4_server());
 }

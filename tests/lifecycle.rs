@@ -5,10 +5,23 @@ mod common;
 
 use common::*;
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::Duration;
 
+// Restarts, failover and ACL on Redis 7.0, Redis 7.4 and Valkey 8.1.
+on_every_server!(
+    rdb_restart_brings_sinks_and_sources_back_with_their_progress,
+    replica_keeps_bridges_idle_and_takes_over_exactly_once_when_promoted,
+    acl_users_without_admin_get_noperm_for_bridge_changes,
+);
+
 fn persistent(extra: &[&str]) -> ServerOptions {
+    on(redis_server(), extra)
+}
+
+fn on(binary: PathBuf, extra: &[&str]) -> ServerOptions {
     ServerOptions {
+        binary,
         module_args: vec!["kafka.slice-max-records".into(), "50".into()],
         extra: extra.iter().map(|s| s.to_string()).collect(),
         ..ServerOptions::default()
@@ -53,12 +66,11 @@ fn kill_9_with_aof_always_then_restart_finishes_exactly_once() {
     assert_exactly_once(&mut conn, "crash", 20_000);
 }
 
-#[test]
-fn rdb_restart_brings_sinks_and_sources_back_with_their_progress() {
+fn rdb_restart_brings_sinks_and_sources_back_with_their_progress(binary: PathBuf) {
     let kafka = MockKafka::new();
     kafka.create_topic("rdb", 2);
     produce(&kafka.bootstrap(), "rdb", &numbered(0, 500, 31));
-    let mut redis = RedisServer::start_with(persistent(&[]));
+    let mut redis = RedisServer::start_with(on(binary, &[]));
     let mut conn = redis.conn();
     create_sink(
         &mut conn,
@@ -114,13 +126,12 @@ fn rdb_restart_brings_sinks_and_sources_back_with_their_progress() {
     assert_eq!(status_field::<String>(&mut conn, "idle", "state"), "paused");
 }
 
-#[test]
-fn replica_keeps_bridges_idle_and_takes_over_exactly_once_when_promoted() {
+fn replica_keeps_bridges_idle_and_takes_over_exactly_once_when_promoted(binary: PathBuf) {
     let kafka = MockKafka::new();
     kafka.create_topic("fo", 2);
     produce(&kafka.bootstrap(), "fo", &numbered(0, 3000, 31));
-    let mut primary = RedisServer::start_with(persistent(&[]));
-    let replica = RedisServer::start_with(persistent(&[]));
+    let mut primary = RedisServer::start_with(on(binary.clone(), &[]));
+    let replica = RedisServer::start_with(on(binary, &[]));
     let mut p = primary.conn();
     let mut r = replica.conn();
     cmd::<String>(
@@ -236,9 +247,63 @@ fn a_corrupt_definition_is_reported_and_skipped_at_startup() {
     assert_eq!(cmd::<String>(&mut conn, &["PING"]), "PONG");
 }
 
-#[test]
-fn acl_users_without_admin_get_noperm_for_bridge_changes() {
-    let (redis, mut admin) = server_with_app_user();
+/// Redis 7.2+ and Valkey let a module put its commands in ACL categories
+/// (RM_SetCommandACLCategories): the commands that change bridges join @admin and @dangerous,
+/// so ACL itself refuses them to `-@admin` users and `+@admin` grants them. Redis 7.0 cannot
+/// categorize module commands; there the module refuses users who may not run CONFIG SET.
+fn acl_users_without_admin_get_noperm_for_bridge_changes(binary: PathBuf) {
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        module_args: vec!["kafka.brokers".into(), "127.0.0.1:1".into()],
+        ..ServerOptions::default()
+    });
+    let mut admin = redis.conn();
+    let info: String = cmd(&mut admin, &["INFO", "server"]);
+    let version: Vec<u32> = info
+        .lines()
+        .find_map(|line| line.strip_prefix("redis_version:"))
+        .expect("redis_version in INFO")
+        .trim()
+        .split('.')
+        .map(|n| n.parse().expect("version number"))
+        .collect();
+    let categorized = version[..2] >= [7, 2][..];
+    // COMMAND INFO shows the categories where the server has them (Redis 7.4's ACL CAT does
+    // not list module commands, so it proves nothing either way).
+    for command in [
+        "kafka.sink.create",
+        "kafka.source.delete",
+        "kafka.sink.pause",
+    ] {
+        let info: Vec<redis::Value> = cmd(&mut admin, &["COMMAND", "INFO", command]);
+        let described = format!("{info:?}");
+        assert_eq!(described.contains("@admin"), categorized, "{described}");
+        assert_eq!(described.contains("@dangerous"), categorized, "{described}");
+    }
+    let info: Vec<redis::Value> = cmd(&mut admin, &["COMMAND", "INFO", "kafka.status"]);
+    assert!(!format!("{info:?}").contains("@admin"), "{info:?}");
+    cmd::<String>(
+        &mut admin,
+        &[
+            "ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", "-@admin",
+        ],
+    );
+    cmd::<String>(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "ops",
+            "on",
+            ">pw",
+            "~*",
+            "&*",
+            "-@all",
+            "+@admin",
+            "+kafka.status",
+        ],
+    );
+    cmd::<String>(&mut admin, &["ACL", "LOG", "RESET"]);
     cmd::<String>(&mut admin, &["KAFKA.SINK.CREATE", "s", "TOPICS", "t"]);
     let mut app = redis.conn();
     cmd::<String>(&mut app, &["AUTH", "app", "pw"]);
@@ -250,8 +315,33 @@ fn acl_users_without_admin_get_noperm_for_bridge_changes() {
     ] {
         let error = cmd_err(&mut app, args);
         assert!(error.starts_with("NOPERM"), "{args:?}: {error}");
+        // Who refused: ACL (naming the command), or the module's own check on Redis 7.0.
+        assert_eq!(
+            error.contains("change Kafka bridges"),
+            !categorized,
+            "{args:?}: {error}"
+        );
     }
+    // ACL logs its own refusals; the module's check on 7.0 is not an ACL decision.
+    let log: Vec<redis::Value> = cmd(&mut admin, &["ACL", "LOG"]);
+    let logged = format!("{log:?}");
+    assert_eq!(
+        logged.contains("kafka.sink.create"),
+        categorized,
+        "ACL LOG: {logged}"
+    );
     assert_eq!(status_field::<String>(&mut app, "s", "name"), "s");
+    // +@admin grants the bridge commands only where they are in @admin.
+    let mut ops = redis.conn();
+    cmd::<String>(&mut ops, &["AUTH", "ops", "pw"]);
+    let created = try_cmd::<String>(&mut ops, &["KAFKA.SINK.CREATE", "o", "TOPICS", "t"]);
+    match (categorized, created) {
+        (true, Ok(reply)) => assert_eq!(reply, "OK"),
+        (false, Err(e)) => assert_eq!(e.code(), Some("NOPERM"), "{e:?}"),
+        (categorized, other) => panic!("categorized={categorized}: {other:?}"),
+    }
+    let listed: Vec<redis::Value> = cmd(&mut admin, &["KAFKA.SINK.LIST"]);
+    assert_eq!(listed.len(), if categorized { 2 } else { 1 });
 }
 
 #[test]

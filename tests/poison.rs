@@ -302,6 +302,11 @@ fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it_valkey() {
     a_source_entry_kafka_refuses_for_good_fails_the_source_before_it(valkey_server());
 }
 
+#[test]
+fn a_source_entry_kafka_refuses_for_good_fails_the_source_before_it_redis74() {
+    a_source_entry_kafka_refuses_for_good_fails_the_source_before_it(redis_7_4_server());
+}
+
 /// Kafka header names are bytes on the wire; a producer can send one that is not UTF-8, and
 /// a header with a null value. Neither may stop a sink (rdkafka's header iterator panics on
 /// such a name), nor a KEYS source reading such a record back from its own topic.

@@ -155,6 +155,11 @@ fn records_deliver_in_partition_order_on_their_channels_valkey() {
 }
 
 #[test]
+fn records_deliver_in_partition_order_on_their_channels_redis74() {
+    records_deliver_in_partition_order_on_their_channels(redis_7_4_server());
+}
+
+#[test]
 fn options_that_write_keys_are_refused_and_create_nothing() {
     let redis = RedisServer::start();
     let mut conn = redis.conn();

@@ -5,9 +5,16 @@ mod common;
 
 use common::*;
 use std::collections::HashSet;
+use std::path::PathBuf;
 
-#[test]
-fn list_set_and_zset_sinks_add_members_and_tombstones_remove_them() {
+// On Redis 7.0, Redis 7.4 and Valkey 8.1.
+on_every_server!(
+    list_set_and_zset_sinks_add_members_and_tombstones_remove_them,
+    hash_replace_and_json_merge_update_what_a_key_holds,
+    on_error_fail_stops_before_the_record_and_resume_retries_it,
+);
+
+fn list_set_and_zset_sinks_add_members_and_tombstones_remove_them(binary: PathBuf) {
     let kafka = MockKafka::new();
     kafka.create_topic("members", 1);
     let records = vec![
@@ -18,7 +25,10 @@ fn list_set_and_zset_sinks_add_members_and_tombstones_remove_them() {
         Rec::kv("ann", r#"{"points":12}"#),
     ];
     produce(&kafka.bootstrap(), "members", &records);
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        ..ServerOptions::default()
+    });
     let mut conn = redis.conn();
     let b = kafka.bootstrap();
     create_sink(
@@ -269,8 +279,7 @@ fn on_error_dlq_sends_the_original_with_error_headers() {
     assert!(dead[1].header("redis.error").unwrap().contains("object"));
 }
 
-#[test]
-fn on_error_fail_stops_before_the_record_and_resume_retries_it() {
+fn on_error_fail_stops_before_the_record_and_resume_retries_it(binary: PathBuf) {
     let kafka = MockKafka::new();
     kafka.create_topic("f", 1);
     produce(
@@ -282,7 +291,10 @@ fn on_error_fail_stops_before_the_record_and_resume_retries_it() {
             Rec::kv("c", r#"{"n":3}"#),
         ],
     );
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        ..ServerOptions::default()
+    });
     let mut conn = redis.conn();
     cmd::<i64>(&mut conn, &["SADD", "f:b", "in the way"]);
     create_sink(
@@ -496,8 +508,7 @@ fn stream_sinks_trim_by_length_or_minimum_id() {
     );
 }
 
-#[test]
-fn hash_replace_and_json_merge_update_what_a_key_holds() {
+fn hash_replace_and_json_merge_update_what_a_key_holds(binary: PathBuf) {
     let kafka = MockKafka::new();
     let b = kafka.bootstrap();
     kafka.create_topic("fields", 1);
@@ -518,7 +529,10 @@ fn hash_replace_and_json_merge_update_what_a_key_holds() {
             Rec::kv("u", r#"{"b":{"y":2},"a":null}"#),
         ],
     );
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        ..ServerOptions::default()
+    });
     let mut conn = redis.conn();
     let sinks: [(&str, &[&str]); 3] = [
         (

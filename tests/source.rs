@@ -7,6 +7,13 @@ mod common;
 use common::*;
 use redis::FromRedisValue;
 use std::collections::HashMap;
+use std::path::PathBuf;
+
+// On Redis 7.0, Redis 7.4 and Valkey 8.1.
+on_every_server!(
+    several_streams_under_one_glob_keep_their_order_and_carry_ids,
+    pause_keeps_entries_in_the_stream_and_resume_forwards_them_in_order,
+);
 
 fn xadd(conn: &mut redis::Connection, stream: &str, n: usize) -> String {
     cmd(
@@ -46,10 +53,12 @@ fn by_stream(messages: &[Received]) -> HashMap<String, Vec<usize>> {
     streams
 }
 
-#[test]
-fn several_streams_under_one_glob_keep_their_order_and_carry_ids() {
+fn several_streams_under_one_glob_keep_their_order_and_carry_ids(binary: PathBuf) {
     let kafka = MockKafka::new();
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        ..ServerOptions::default()
+    });
     let mut conn = redis.conn();
     cmd::<i64>(&mut conn, &["HSET", "orders:not-a-stream", "a", "1"]);
     create_source(
@@ -117,10 +126,12 @@ fn topic_and_key_templates_and_sanitized_names() {
     assert_eq!(value, serde_json::json!({"user": "ann", "page": "/"}));
 }
 
-#[test]
-fn pause_keeps_entries_in_the_stream_and_resume_forwards_them_in_order() {
+fn pause_keeps_entries_in_the_stream_and_resume_forwards_them_in_order(binary: PathBuf) {
     let kafka = MockKafka::new();
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        binary,
+        ..ServerOptions::default()
+    });
     let mut conn = redis.conn();
     create_source(
         &mut conn,

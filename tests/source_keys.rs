@@ -23,6 +23,11 @@ fn every_type_is_carried_on_valkey() {
     every_type_is_carried(valkey_server());
 }
 
+#[test]
+fn every_type_is_carried_on_redis74() {
+    every_type_is_carried(redis_7_4_server());
+}
+
 fn every_type_is_carried(binary: std::path::PathBuf) {
     let kafka = MockKafka::new();
     let redis = RedisServer::start_with(ServerOptions {

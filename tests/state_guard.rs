@@ -181,6 +181,11 @@ fn no_client_can_write_module_state_valkey() {
 }
 
 #[test]
+fn no_client_can_write_module_state_redis74() {
+    no_client_can_write_module_state(redis_7_4_server());
+}
+
+#[test]
 fn a_sink_record_cannot_write_module_state() {
     let kafka = MockKafka::new();
     kafka.create_topic("keys", 1);

@@ -81,6 +81,9 @@ pub fn list(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         if matches!(spec.sink_type, SinkType::Hash | SinkType::Json) {
             fields.push(("update", spec.update.describe(spec.sink_type).into()));
         }
+        if spec.sink_type == SinkType::Timeseries {
+            fields.push(("on_duplicate", spec.on_duplicate.name().into()));
+        }
         if let Some(trim) = &spec.trim {
             fields.push(("trim", trim.describe().into()));
         }

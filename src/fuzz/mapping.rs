@@ -54,6 +54,10 @@ fn spec(g: &mut Gen) -> SinkSpec {
     if sink_type != "PUBLISH" && g.chance(30) {
         args.extend([b"TTL".to_vec(), b"60".to_vec()]);
     }
+    if sink_type == "TIMESERIES" && g.chance(50) {
+        let policy = g.pick(&crate::spec::sink::Duplicate::ALL).name();
+        args.extend([b"ON-DUPLICATE".to_vec(), policy.as_bytes().to_vec()]);
+    }
     parse_sink_create(Args::new(args)).expect("generated spec parses")
 }
 

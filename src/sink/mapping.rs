@@ -5,7 +5,9 @@ use crate::runtime::text::quoted;
 use crate::sink::projection;
 use crate::spec::fields::Projection;
 use crate::spec::record::{Record, TTL_HEADER};
-use crate::spec::sink::{SinkSpec, SinkType, StreamTrim, TrimBy, Update, MAX_TTL_SECONDS};
+use crate::spec::sink::{
+    Duplicate, SinkSpec, SinkType, StreamTrim, TrimBy, Update, MAX_TTL_SECONDS,
+};
 use crate::spec::source::parse_stream_id;
 use crate::spec::template::{append_scalar, Parsed, Template};
 use crate::store::keys::is_reserved;
@@ -73,6 +75,8 @@ pub enum Write {
         key: Vec<u8>,
         timestamp: Vec<u8>,
         value: Vec<u8>,
+        /// TS.ADD's ON_DUPLICATE policy (`ON-DUPLICATE`).
+        on_duplicate: Duplicate,
     },
     /// Sent to the channel's subscribers; writes no key.
     Publish {
@@ -126,7 +130,17 @@ impl Write {
                 key,
                 timestamp,
                 value,
-            } => ("TS.ADD", vec![key, timestamp, value]),
+                on_duplicate,
+            } => (
+                "TS.ADD",
+                vec![
+                    key,
+                    timestamp,
+                    value,
+                    b"ON_DUPLICATE",
+                    on_duplicate.name().as_bytes(),
+                ],
+            ),
             Write::Publish { channel, message } => ("PUBLISH", vec![channel, message]),
             Write::Skip | Write::Resolved => return None,
         })
@@ -228,6 +242,7 @@ pub struct Mapper {
     push_left: bool,
     trim: Option<StreamTrim>,
     update: Update,
+    on_duplicate: Duplicate,
     fields: Option<Projection>,
     ttl: Option<u64>,
 }
@@ -243,6 +258,7 @@ impl Mapper {
             push_left: spec.push_left,
             trim: spec.trim.clone(),
             update: spec.update,
+            on_duplicate: spec.on_duplicate,
             fields: spec.fields.clone(),
             ttl: spec.ttl,
         }
@@ -453,6 +469,7 @@ impl Mapper {
                     .timestamp
                     .map_or_else(|| b"*".to_vec(), |ts| ts.to_string().into_bytes()),
                 value: number(value, "value")?,
+                on_duplicate: self.on_duplicate,
             },
             SinkType::Publish => self.publish(record, &parsed, value)?,
         })
@@ -747,7 +764,18 @@ mod tests {
         let m = mapper("TYPE TIMESERIES KEY ts:${key}");
         assert_eq!(
             command(&m, rec(Some(b"cpu"), Some(b"0.75"))),
-            cmd("TS.ADD", &["ts:cpu", "1700000000123", "0.75"])
+            cmd(
+                "TS.ADD",
+                &["ts:cpu", "1700000000123", "0.75", "ON_DUPLICATE", "LAST"]
+            )
+        );
+        let block = mapper("TYPE TIMESERIES ON-DUPLICATE block");
+        assert_eq!(
+            command(&block, rec(Some(b"cpu"), Some(b"1"))),
+            cmd(
+                "TS.ADD",
+                &["t", "1700000000123", "1", "ON_DUPLICATE", "BLOCK"]
+            )
         );
         assert!(m
             .map(&rec(Some(b"cpu"), Some(b"hot")))

