@@ -40,11 +40,18 @@ pub struct Letter<'a> {
 struct Capture {
     bridge: String,
     result: Mutex<Option<Result<(), KafkaError>>>,
+    /// The client's latest error (a refused login, an untrusted certificate): a delivery that
+    /// times out says why with it.
+    client_error: Mutex<Option<String>>,
 }
 
 impl ClientContext for Capture {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         log::forward(&self.bridge, level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        *self.client_error.lock() = Some(format!("kafka: {error}: {reason}"));
     }
 }
 
@@ -71,6 +78,7 @@ impl DeadLetters {
         let context = Capture {
             bridge: bridge.to_string(),
             result: Mutex::new(None),
+            client_error: Mutex::new(None),
         };
         let producer = config::dead_letter_producer(bridge, brokers, config)
             .create_with_context(context)
@@ -94,7 +102,17 @@ impl DeadLetters {
             match self.send_once(letter, key, value, stop) {
                 Err(e) if is_size_error(&e) => last = Some(e),
                 other => {
-                    return other.map_err(|e| Error::Kafka(format!("DLQ {}: {e}", self.topic)))
+                    return other.map_err(|e| {
+                        let cause = self
+                            .producer
+                            .context()
+                            .client_error
+                            .lock()
+                            .take()
+                            .map(|c| format!(" ({c})"))
+                            .unwrap_or_default();
+                        Error::Kafka(format!("DLQ {}: {e}{cause}", self.topic))
+                    })
                 }
             }
         }
@@ -148,6 +166,7 @@ impl DeadLetters {
             record = record.payload(value);
         }
         *self.producer.context().result.lock() = None;
+        *self.producer.context().client_error.lock() = None;
         self.producer.send(record).map_err(|(e, _)| e)?;
         let deadline = Instant::now() + DELIVERY_TIMEOUT;
         loop {

@@ -53,6 +53,11 @@ pub static LOG_LEVEL: Choice = Choice::new(
     ],
 );
 
+/// `kafka.produce-config`: librdkafka properties for KAFKA.PRODUCE's producers (TLS, SASL,
+/// compression...), as whitespace-separated `name=value` pairs. It may hold passwords: it is a
+/// sensitive config (CONFIG SET hides it from SLOWLOG and MONITOR) and no loadmodule argument.
+pub static PRODUCE_CONFIG: Text = Text::new("", check_produce_config);
+
 /// How a setting's value is held.
 pub enum Value {
     Number(&'static Number),
@@ -67,6 +72,9 @@ pub struct Setting {
     pub value: Value,
     /// Settable only at load (redis.conf or loadmodule arguments), not by CONFIG SET.
     pub immutable: bool,
+    /// May hold secrets: Redis hides it from SLOWLOG and MONITOR, and it is refused as a
+    /// `loadmodule` argument (MODULE LIST shows those).
+    pub sensitive: bool,
 }
 
 /// A value as Redis hands it to a config callback.
@@ -111,11 +119,12 @@ const fn setting(name: &'static str, value: Value) -> Setting {
         name,
         value,
         immutable: false,
+        sensitive: false,
     }
 }
 
 /// Every `kafka.*` setting.
-pub static ALL: [Setting; 12] = [
+pub static ALL: [Setting; 13] = [
     setting("brokers", Value::Text(&BROKERS)),
     setting("client-id", Value::Text(&CLIENT_ID)),
     setting("embedded-broker", Value::Flag(&EMBEDDED_BROKER)),
@@ -137,6 +146,10 @@ pub static ALL: [Setting; 12] = [
         ..setting("debug-command", Value::Flag(&DEBUG_COMMAND))
     },
     setting("log-level", Value::Choice(&LOG_LEVEL)),
+    Setting {
+        sensitive: true,
+        ..setting("produce-config", Value::Text(&PRODUCE_CONFIG))
+    },
 ];
 
 fn check_brokers(text: &str) -> Result<String, Error> {
@@ -156,6 +169,48 @@ fn check_client_id(text: &str) -> Result<String, Error> {
         ));
     }
     Ok(text.to_string())
+}
+
+/// `name=value` pairs separated by whitespace. Errors name the pair by position, never its
+/// text: it may be a password.
+pub fn parse_client_pairs(text: &str) -> Result<Vec<(String, String)>, Error> {
+    text.split_whitespace()
+        .enumerate()
+        .map(|(index, pair)| match pair.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+            _ => Err(Error::Arg(format!(
+                "pair {} is not <librdkafka-property>=<value> (pairs are separated by spaces)",
+                index + 1
+            ))),
+        })
+        .collect()
+}
+
+/// Checked like a source's CONFIG (a producer that must stay idempotent and acknowledged),
+/// then by librdkafka, so a typo is refused at CONFIG SET.
+fn check_produce_config(text: &str) -> Result<String, Error> {
+    let pairs = parse_client_pairs(text)?;
+    for (name, value) in &pairs {
+        crate::spec::client_config::check_user_property(
+            crate::spec::client_config::Role::Source,
+            name,
+            value,
+        )?;
+    }
+    crate::kafka::config::validate(&crate::kafka::config::produce_command(
+        "127.0.0.1:9092",
+        &pairs,
+    ))?;
+    Ok(pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// KAFKA.PRODUCE's client properties (`kafka.produce-config`).
+pub fn produce_config() -> Vec<(String, String)> {
+    parse_client_pairs(&PRODUCE_CONFIG.get()).unwrap_or_default()
 }
 
 pub fn default_brokers() -> Option<String> {
@@ -206,4 +261,39 @@ pub fn source_changes_max_keys() -> usize {
 
 pub fn shutdown_timeout() -> Duration {
     Duration::from_millis(SHUTDOWN_TIMEOUT_MS.positive() as u64)
+}
+
+#[cfg(test)]
+mod produce_config_tests {
+    use super::*;
+
+    #[test]
+    fn pairs_are_checked_without_echoing_values() {
+        let normalized = check_produce_config(
+            "  security.protocol=sasl_ssl sasl.mechanism=SCRAM-SHA-512 sasl.password=a=b  ",
+        )
+        .unwrap();
+        assert_eq!(
+            normalized,
+            "security.protocol=sasl_ssl sasl.mechanism=SCRAM-SHA-512 sasl.password=a=b"
+        );
+        assert_eq!(parse_client_pairs(&normalized).unwrap()[2].1, "a=b");
+        assert!(check_produce_config("").unwrap().is_empty());
+        let error = check_produce_config("sasl.password hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("hunter2") && error.contains("pair 1"),
+            "{error}"
+        );
+        let error = check_produce_config("sasl.password=hunter2 no.such=1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("hunter2") && error.contains("no.such"),
+            "{error}"
+        );
+        assert!(check_produce_config("acks=1").is_err());
+        assert!(check_produce_config("bootstrap.servers=h:1").is_err());
+    }
 }
