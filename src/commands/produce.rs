@@ -61,7 +61,7 @@ pub fn produce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         acl::check_admin(ctx, "KAFKA.PRODUCE ... BROKERS")?;
     }
     let resolved = brokers::resolve(explicit_brokers.as_deref())?;
-    let producer = produce_pool::producer_for(&resolved.brokers, settings::produce_config())?;
+    let producer = produce_pool::producer_for(&resolved.brokers, settings::produce_config()?)?;
     let blocked = Blocked::block(ctx).ok_or_else(|| error("this client cannot be blocked"))?;
     let mut record = BaseRecord::with_opaque_to(&topic, Box::new(blocked))
         .payload(&value)

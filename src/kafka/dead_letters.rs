@@ -9,6 +9,7 @@
 //! topic cannot make its dead letter undeliverable.
 
 use crate::error::Error;
+use crate::kafka::client_error::ClientErrors;
 use crate::kafka::config;
 use crate::kafka::delivery::is_size_error;
 use crate::kafka::log;
@@ -43,6 +44,7 @@ struct Capture {
     /// The client's latest error (a refused login, an untrusted certificate): a delivery that
     /// times out says why with it.
     client_error: Mutex<Option<String>>,
+    errors: ClientErrors,
 }
 
 impl ClientContext for Capture {
@@ -51,7 +53,9 @@ impl ClientContext for Capture {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        *self.client_error.lock() = Some(format!("kafka: {error}: {reason}"));
+        if let Some(text) = self.errors.describe(&error, reason) {
+            *self.client_error.lock() = Some(text);
+        }
     }
 }
 
@@ -79,6 +83,7 @@ impl DeadLetters {
             bridge: bridge.to_string(),
             result: Mutex::new(None),
             client_error: Mutex::new(None),
+            errors: ClientErrors::default(),
         };
         let producer = config::dead_letter_producer(bridge, brokers, config)
             .create_with_context(context)
@@ -101,6 +106,10 @@ impl DeadLetters {
             }
             match self.send_once(letter, key, value, stop) {
                 Err(e) if is_size_error(&e) => last = Some(e),
+                Ok(()) => {
+                    *self.producer.context().client_error.lock() = None;
+                    return Ok(());
+                }
                 other => {
                     return other.map_err(|e| {
                         let cause = self
@@ -108,7 +117,7 @@ impl DeadLetters {
                             .context()
                             .client_error
                             .lock()
-                            .take()
+                            .clone()
                             .map(|c| format!(" ({c})"))
                             .unwrap_or_default();
                         Error::Kafka(format!("DLQ {}: {e}{cause}", self.topic))
@@ -166,7 +175,6 @@ impl DeadLetters {
             record = record.payload(value);
         }
         *self.producer.context().result.lock() = None;
-        *self.producer.context().client_error.lock() = None;
         self.producer.send(record).map_err(|(e, _)| e)?;
         let deadline = Instant::now() + DELIVERY_TIMEOUT;
         loop {

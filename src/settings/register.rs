@@ -56,9 +56,6 @@ fn register(ctx: *mut raw::RedisModuleCtx, index: usize, setting: &Setting) -> R
     } else {
         raw::REDISMODULE_CONFIG_DEFAULT
     } as c_uint;
-    if setting.sensitive {
-        flags |= raw::REDISMODULE_CONFIG_SENSITIVE as c_uint;
-    }
     let missing = || Error::Internal("this server has no module config API".to_string());
     let status = match &setting.value {
         Value::Number(number) => {
