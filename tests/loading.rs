@@ -122,7 +122,7 @@ fn every_setting_reads_the_same_from_arguments_config_file_and_config_set() {
     assert!(error.starts_with("ERR"), "{error}");
     let all: Vec<String> = cmd(&mut conn, &["CONFIG", "GET", "kafka.*"]);
     let names: Vec<&String> = all.iter().step_by(2).collect();
-    assert_eq!(names.len(), 12, "{names:?}");
+    assert_eq!(names.len(), 13, "{names:?}");
 }
 
 fn flatten(value: &redis::Value, out: &mut Vec<String>) {

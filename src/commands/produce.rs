@@ -6,6 +6,7 @@ use crate::kafka::brokers;
 use crate::kafka::produce_pool;
 use crate::module::acl;
 use crate::runtime::blocked::Blocked;
+use crate::settings;
 use crate::spec::args::check_kafka_name;
 use crate::spec::options::parse_brokers;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -60,7 +61,7 @@ pub fn produce(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         acl::check_admin(ctx, "KAFKA.PRODUCE ... BROKERS")?;
     }
     let resolved = brokers::resolve(explicit_brokers.as_deref())?;
-    let producer = produce_pool::producer_for(&resolved.brokers)?;
+    let producer = produce_pool::producer_for(&resolved.brokers, settings::produce_config()?)?;
     let blocked = Blocked::block(ctx).ok_or_else(|| error("this client cannot be blocked"))?;
     let mut record = BaseRecord::with_opaque_to(&topic, Box::new(blocked))
         .payload(&value)

@@ -168,9 +168,13 @@ pub fn source_readback(bridge: &str, brokers: &str, user: &[(String, String)]) -
     config
 }
 
-/// KAFKA.PRODUCE's pooled producers: no user CONFIG.
-pub fn produce_command(brokers: &str) -> ClientConfig {
-    acknowledged_producer(brokers, format!("{}-produce", settings::client_id_prefix()))
+/// KAFKA.PRODUCE's pooled producers, with `kafka.produce-config` (minus consumer-only
+/// properties).
+pub fn produce_command(brokers: &str, user: &[(String, String)]) -> ClientConfig {
+    let mut config =
+        acknowledged_producer(brokers, format!("{}-produce", settings::client_id_prefix()));
+    apply_user(&mut config, user, CONSUMER_ONLY);
+    config
 }
 
 /// A sink task's consumer. Its user CONFIG minus producer-only properties (those reach the
@@ -271,7 +275,7 @@ mod tests {
         assert_eq!(dlq.get("compression.type"), Some("lz4"));
         assert_eq!(dlq.get("socket.timeout.ms"), Some("7000"));
         assert_eq!(dlq.get("client.id"), Some("redis-kafka-pv-dlq"));
-        let produce = produce_command("h:1");
+        let produce = produce_command("h:1", &[]);
         assert_eq!(produce.get("compression.type"), None);
         assert_eq!(produce.get("enable.idempotence"), Some("true"));
         for config in [&consumer, &dlq, &produce] {

@@ -9,6 +9,7 @@
 //! topic cannot make its dead letter undeliverable.
 
 use crate::error::Error;
+use crate::kafka::client_error::ClientErrors;
 use crate::kafka::config;
 use crate::kafka::delivery::is_size_error;
 use crate::kafka::log;
@@ -40,11 +41,21 @@ pub struct Letter<'a> {
 struct Capture {
     bridge: String,
     result: Mutex<Option<Result<(), KafkaError>>>,
+    /// The client's latest error (a refused login, an untrusted certificate): a delivery that
+    /// times out says why with it.
+    client_error: Mutex<Option<String>>,
+    errors: ClientErrors,
 }
 
 impl ClientContext for Capture {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         log::forward(&self.bridge, level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if let Some(text) = self.errors.describe(&error, reason) {
+            *self.client_error.lock() = Some(text);
+        }
     }
 }
 
@@ -71,6 +82,8 @@ impl DeadLetters {
         let context = Capture {
             bridge: bridge.to_string(),
             result: Mutex::new(None),
+            client_error: Mutex::new(None),
+            errors: ClientErrors::default(),
         };
         let producer = config::dead_letter_producer(bridge, brokers, config)
             .create_with_context(context)
@@ -93,8 +106,22 @@ impl DeadLetters {
             }
             match self.send_once(letter, key, value, stop) {
                 Err(e) if is_size_error(&e) => last = Some(e),
+                Ok(()) => {
+                    *self.producer.context().client_error.lock() = None;
+                    return Ok(());
+                }
                 other => {
-                    return other.map_err(|e| Error::Kafka(format!("DLQ {}: {e}", self.topic)))
+                    return other.map_err(|e| {
+                        let cause = self
+                            .producer
+                            .context()
+                            .client_error
+                            .lock()
+                            .clone()
+                            .map(|c| format!(" ({c})"))
+                            .unwrap_or_default();
+                        Error::Kafka(format!("DLQ {}: {e}{cause}", self.topic))
+                    })
                 }
             }
         }

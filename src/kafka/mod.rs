@@ -3,6 +3,7 @@
 //! dead letters, delivery outcomes and interruptible waits.
 
 pub mod brokers;
+pub mod client_error;
 pub mod config;
 pub mod dead_letters;
 pub mod delivery;

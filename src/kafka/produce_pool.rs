@@ -51,6 +51,8 @@ pub type ReplyProducer = ThreadedProducer<ReplyOnDelivery>;
 
 struct Pooled {
     brokers: String,
+    /// `kafka.produce-config` when the producer was made: a change makes a new one.
+    config: Vec<(String, String)>,
     producer: Arc<ReplyProducer>,
     last_used: Instant,
 }
@@ -74,11 +76,18 @@ fn close_in_background(producer: Arc<ReplyProducer>, flush: Duration) -> Option<
         .ok()
 }
 
-pub fn producer_for(brokers: &str) -> Result<Arc<ReplyProducer>, Error> {
+pub fn producer_for(
+    brokers: &str,
+    user_config: Vec<(String, String)>,
+) -> Result<Arc<ReplyProducer>, Error> {
     let mut guard = POOL.lock();
     let pool = guard.get_or_insert_with(Pool::default);
     pool.closing.retain(|h| !h.is_finished());
-    if let Some(pooled) = pool.producers.iter_mut().find(|p| p.brokers == brokers) {
+    if let Some(pooled) = pool
+        .producers
+        .iter_mut()
+        .find(|p| p.brokers == brokers && p.config == user_config)
+    {
         pooled.last_used = Instant::now();
         return Ok(pooled.producer.clone());
     }
@@ -95,12 +104,13 @@ pub fn producer_for(brokers: &str) -> Result<Arc<ReplyProducer>, Error> {
             pool.closing.push(handle);
         }
     }
-    let producer: ReplyProducer = config::produce_command(brokers)
+    let producer: ReplyProducer = config::produce_command(brokers, &user_config)
         .create_with_context(ReplyOnDelivery)
         .map_err(|e| Error::Kafka(format!("creating producer for {brokers}: {e}")))?;
     let producer = Arc::new(producer);
     pool.producers.push(Pooled {
         brokers: brokers.to_string(),
+        config: user_config,
         producer: producer.clone(),
         last_used: Instant::now(),
     });

@@ -6,6 +6,7 @@ use redis_module::{raw, Context, RedisString};
 pub fn is_secret(property: &str) -> bool {
     let p = property.to_ascii_lowercase();
     p.ends_with("password")
+        || p.ends_with("passphrase")
         || p.ends_with("secret")
         || p.contains("sasl.jaas")
         || p.ends_with(".pem")
@@ -87,6 +88,12 @@ mod tests {
         assert_eq!(redact("ssl.key.password", "x"), "(redacted)");
         assert_eq!(redact("sasl.oauthbearer.client.secret", "x"), "(redacted)");
         assert_eq!(redact("ssl.key.pem", "x"), "(redacted)");
+        assert_eq!(redact("ssl.keystore.password", "x"), "(redacted)");
+        assert_eq!(
+            redact("sasl.oauthbearer.assertion.private.key.passphrase", "x"),
+            "(redacted)"
+        );
+        assert_eq!(redact("sasl.jaas.config", "x"), "(redacted)");
         assert_eq!(redact("fetch.min.bytes", "1"), "1");
     }
 }

@@ -53,6 +53,12 @@ pub static LOG_LEVEL: Choice = Choice::new(
     ],
 );
 
+/// `kafka.produce-config-file`: a file of librdkafka properties (`name=value` lines) for
+/// KAFKA.PRODUCE's producers (TLS, SASL, compression...). A file, so that passwords never pass
+/// through CONFIG SET, which SLOWLOG records (Redis 7.0 and Valkey 8.1 do not hide a module
+/// config's value there even when it is registered as sensitive).
+pub static PRODUCE_CONFIG_FILE: Text = Text::new("", check_produce_config_file);
+
 /// How a setting's value is held.
 pub enum Value {
     Number(&'static Number),
@@ -115,7 +121,7 @@ const fn setting(name: &'static str, value: Value) -> Setting {
 }
 
 /// Every `kafka.*` setting.
-pub static ALL: [Setting; 12] = [
+pub static ALL: [Setting; 13] = [
     setting("brokers", Value::Text(&BROKERS)),
     setting("client-id", Value::Text(&CLIENT_ID)),
     setting("embedded-broker", Value::Flag(&EMBEDDED_BROKER)),
@@ -137,6 +143,7 @@ pub static ALL: [Setting; 12] = [
         ..setting("debug-command", Value::Flag(&DEBUG_COMMAND))
     },
     setting("log-level", Value::Choice(&LOG_LEVEL)),
+    setting("produce-config-file", Value::Text(&PRODUCE_CONFIG_FILE)),
 ];
 
 fn check_brokers(text: &str) -> Result<String, Error> {
@@ -156,6 +163,73 @@ fn check_client_id(text: &str) -> Result<String, Error> {
         ));
     }
     Ok(text.to_string())
+}
+
+/// librdkafka properties from a file: `name=value` per line (spaces around both trimmed),
+/// blank lines and `#` comments skipped. Errors name the line, never its text: it may hold a
+/// password.
+pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, Error> {
+    let mut pairs = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                pairs.push((name.trim().to_string(), value.trim().to_string()))
+            }
+            _ => {
+                return Err(Error::Arg(format!(
+                    "line {} is not <librdkafka-property>=<value>",
+                    index + 1
+                )))
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// Checked like a source's CONFIG (a producer that must stay idempotent and acknowledged),
+/// then by librdkafka, so a typo is refused when the file is named, not at the next PRODUCE.
+fn check_properties(pairs: &[(String, String)]) -> Result<(), Error> {
+    for (name, value) in pairs {
+        crate::spec::client_config::check_user_property(
+            crate::spec::client_config::Role::Source,
+            name,
+            value,
+        )?;
+    }
+    crate::kafka::config::validate(&crate::kafka::config::produce_command(
+        "127.0.0.1:9092",
+        pairs,
+    ))
+}
+
+fn read_properties(path: &str) -> Result<Vec<(String, String)>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Arg(format!("cannot read {path}: {e}")))?;
+    let pairs = parse_properties(&text).map_err(|e| e.context(path))?;
+    check_properties(&pairs).map_err(|e| e.context(path))?;
+    Ok(pairs)
+}
+
+fn check_produce_config_file(text: &str) -> Result<String, Error> {
+    let path = text.trim();
+    if !path.is_empty() {
+        read_properties(path)?;
+    }
+    Ok(path.to_string())
+}
+
+/// KAFKA.PRODUCE's client properties: `kafka.produce-config-file` read now, so an edited file
+/// takes effect at the next PRODUCE (a changed set of properties gets its own producer).
+pub fn produce_config() -> Result<Vec<(String, String)>, Error> {
+    let path = PRODUCE_CONFIG_FILE.get();
+    if path.is_empty() {
+        return Ok(Vec::new());
+    }
+    read_properties(&path).map_err(|e| e.context("kafka.produce-config-file"))
 }
 
 pub fn default_brokers() -> Option<String> {
@@ -206,4 +280,37 @@ pub fn source_changes_max_keys() -> usize {
 
 pub fn shutdown_timeout() -> Duration {
     Duration::from_millis(SHUTDOWN_TIMEOUT_MS.positive() as u64)
+}
+
+#[cfg(test)]
+mod produce_config_tests {
+    use super::*;
+
+    #[test]
+    fn properties_are_checked_without_echoing_values() {
+        let pairs = parse_properties(
+            "# TLS\n security.protocol = sasl_ssl\n\nsasl.mechanism=SCRAM-SHA-512\nsasl.password=a=b c\n",
+        )
+        .unwrap();
+        assert_eq!(pairs.len(), 3);
+        assert_eq!(pairs[2], ("sasl.password".to_string(), "a=b c".to_string()));
+        assert!(check_properties(&pairs).is_ok());
+        let error = parse_properties("sasl.password hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("hunter2") && error.contains("line 1"),
+            "{error}"
+        );
+        let pairs = parse_properties("sasl.password=hunter2\nno.such=1").unwrap();
+        let error = check_properties(&pairs).unwrap_err().to_string();
+        assert!(
+            !error.contains("hunter2") && error.contains("no.such"),
+            "{error}"
+        );
+        assert!(check_properties(&parse_properties("acks=1").unwrap()).is_err());
+        assert!(check_properties(&parse_properties("bootstrap.servers=h:1").unwrap()).is_err());
+        assert!(check_produce_config_file("/no/such/file").is_err());
+        assert_eq!(check_produce_config_file(" ").unwrap(), "");
+    }
 }

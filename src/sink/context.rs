@@ -3,6 +3,7 @@
 
 use crate::cluster::slots::SLOTS;
 use crate::cluster::topology::{self, Ownership};
+use crate::kafka::client_error::ClientErrors;
 use crate::kafka::log;
 use crate::lifecycle::{Run, State};
 use crate::runtime::gil::Gil;
@@ -36,6 +37,7 @@ pub struct SinkContext {
     /// Where each partition was last started (assignment or seek), for a partition the worker
     /// has consumed nothing from since: rdkafka has no position for it then.
     starts: Mutex<HashMap<(String, i32), Offset>>,
+    pub errors: ClientErrors,
 }
 
 impl SinkContext {
@@ -57,6 +59,7 @@ impl SinkContext {
             fatal: Mutex::new(None),
             assigned_view: Mutex::new(None),
             starts: Mutex::new(HashMap::new()),
+            errors: ClientErrors::default(),
         })
     }
 
@@ -206,9 +209,9 @@ impl ClientContext for SinkContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        self.shared
-            .life
-            .set_last_error(format!("kafka: {error}: {reason}"));
+        if let Some(text) = self.errors.describe(&error, reason) {
+            self.shared.life.set_last_error(text);
+        }
     }
 }
 

@@ -164,7 +164,12 @@ impl<'a> Worker<'a> {
             match self.consumer.poll(wait) {
                 None => break,
                 Some(Ok(message)) => self.push(&message),
-                Some(Err(e)) => self.shared.life.set_last_error(format!("kafka: {e}")),
+                // An error event already reached SinkContext::error with its text.
+                Some(Err(e)) => {
+                    if !self.consumer.context().errors.take_reported() {
+                        self.shared.life.set_last_error(format!("kafka: {e}"));
+                    }
+                }
             }
             wait = Duration::ZERO;
         }

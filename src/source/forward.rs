@@ -3,6 +3,7 @@
 //! has in flight, so reading, producing and checkpointing overlap.
 
 use crate::error::Error;
+use crate::kafka::client_error::ClientErrors;
 use crate::kafka::config;
 use crate::kafka::delivery::is_permanent;
 use crate::kafka::log;
@@ -41,6 +42,7 @@ pub struct Acks {
     bridge: String,
     on_error: ErrorSink,
     reports: Mutex<Vec<(usize, Outcome)>>,
+    errors: ClientErrors,
 }
 
 impl ClientContext for Acks {
@@ -49,7 +51,9 @@ impl ClientContext for Acks {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        (self.on_error)(format!("kafka: {error}: {reason}"));
+        if let Some(text) = self.errors.describe(&error, reason) {
+            (self.on_error)(text);
+        }
     }
 }
 
@@ -87,6 +91,7 @@ impl Forwarder {
             bridge: bridge.to_string(),
             on_error,
             reports: Mutex::new(Vec::new()),
+            errors: ClientErrors::default(),
         };
         let producer = config::source_producer(bridge, brokers, user_config)
             .create_with_context(acks)

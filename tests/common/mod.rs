@@ -7,8 +7,10 @@ pub mod cluster;
 pub mod cluster_io;
 pub mod cluster_ops;
 pub mod mirror;
+pub mod monitor;
 pub mod resp;
 pub mod subscriber;
+pub mod tls;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
