@@ -87,6 +87,21 @@ fn sink_applies(conn: &mut Connection, kafka: &SecureKafka, topic: &str, key: &s
 /// An entry XADDed to `stream` reaches `topic` (read through the plaintext sibling).
 fn source_forwards(conn: &mut Connection, kafka: &SecureKafka, stream: &str, topic: &str) {
     cmd::<String>(conn, &["XADD", stream, "*", "n", "1"]);
+    let deadline = std::time::Instant::now() + ERROR_WAIT;
+    loop {
+        let now = status(conn, "src");
+        let forwarded = now
+            .iter()
+            .any(|(field, value)| field == "records" && *value == redis::Value::Int(1));
+        if forwarded {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "src did not forward the entry: {now:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let got = consume(&kafka.plain_bootstrap(), topic, 1);
     assert_eq!(got[0].key.as_deref(), Some(stream.as_bytes()));
 }
