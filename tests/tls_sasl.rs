@@ -78,6 +78,20 @@ fn wait_get(conn: &mut Connection, key: &str, value: &str) {
     });
 }
 
+/// Sink `name` on topic `t` with the given client settings.
+fn sink_with(conn: &mut Connection, kafka: &SecureKafka, name: &str, client: Vec<String>) {
+    let mut extra = strings(&["TOPICS", "t"]);
+    extra.extend(client);
+    create_sink(conn, kafka, name, &extra);
+}
+
+/// Source `src` from stream `orders` to topic `out` with the given client settings.
+fn source_with(conn: &mut Connection, kafka: &SecureKafka, client: Vec<String>) {
+    let mut extra = strings(&["STREAMS", "orders", "TOPIC", "out", "FROM", "BEGINNING"]);
+    extra.extend(client);
+    create_source(conn, kafka, "src", &extra);
+}
+
 /// Records produced through the plaintext sibling reach the sink's Redis.
 fn sink_applies(conn: &mut Connection, kafka: &SecureKafka, topic: &str, key: &str) {
     produce(&kafka.plain_bootstrap(), topic, &[Rec::kv(key, "v")]);
@@ -205,18 +219,12 @@ fn mutual_tls_needs_the_client_certificate() {
     }
     let redis = RedisServer::start();
     let mut conn = redis.conn();
-    let mut extra = strings(&["TOPICS", "t"]);
-    extra.extend(ssl(&kafka, false));
-    create_sink(&mut conn, &kafka, "anonymous", &extra);
+    sink_with(&mut conn, &kafka, "anonymous", ssl(&kafka, false));
     let error = wait_error(&mut conn, "anonymous", "certificate required");
     assert!(error.starts_with("kafka: "), "{error}");
-    let mut extra = strings(&["TOPICS", "t"]);
-    extra.extend(ssl(&kafka, true));
-    create_sink(&mut conn, &kafka, "s", &extra);
+    sink_with(&mut conn, &kafka, "s", ssl(&kafka, true));
     sink_applies(&mut conn, &kafka, "t", "k1");
-    let mut extra = strings(&["STREAMS", "orders", "TOPIC", "out", "FROM", "BEGINNING"]);
-    extra.extend(ssl(&kafka, true));
-    create_source(&mut conn, &kafka, "src", &extra);
+    source_with(&mut conn, &kafka, ssl(&kafka, true));
     source_forwards(&mut conn, &kafka, "orders", "out");
 }
 
@@ -228,12 +236,8 @@ fn an_untrusted_certificate_shows_and_the_bridges_recover_when_it_is_replaced() 
     }
     let redis = RedisServer::start();
     let mut conn = redis.conn();
-    let mut extra = strings(&["TOPICS", "t"]);
-    extra.extend(ssl(&kafka, false));
-    create_sink(&mut conn, &kafka, "s", &extra);
-    let mut extra = strings(&["STREAMS", "orders", "TOPIC", "out", "FROM", "BEGINNING"]);
-    extra.extend(ssl(&kafka, false));
-    create_source(&mut conn, &kafka, "src", &extra);
+    sink_with(&mut conn, &kafka, "s", ssl(&kafka, false));
+    source_with(&mut conn, &kafka, ssl(&kafka, false));
     cmd::<String>(&mut conn, &["XADD", "orders", "*", "n", "1"]);
     for name in ["s", "src"] {
         let error = wait_error(&mut conn, name, "certificate verify failed");
@@ -259,22 +263,17 @@ fn sasl_scram_sha_512_sink_and_sha_256_source() {
     kafka.create_user("bob", "bob-pw-256", "scram256");
     let redis = RedisServer::start();
     let mut conn = redis.conn();
-    let mut extra = strings(&["TOPICS", "t"]);
-    extra.extend(sasl_config(
-        "sasl_plaintext",
-        "SCRAM-SHA-512",
-        "alice",
-        "alice-pw-512",
-    ));
-    create_sink(&mut conn, &kafka, "s", &extra);
-    let mut extra = strings(&["STREAMS", "orders", "TOPIC", "out", "FROM", "BEGINNING"]);
-    extra.extend(sasl_config(
-        "sasl_plaintext",
-        "SCRAM-SHA-256",
-        "bob",
-        "bob-pw-256",
-    ));
-    create_source(&mut conn, &kafka, "src", &extra);
+    sink_with(
+        &mut conn,
+        &kafka,
+        "s",
+        sasl_config("sasl_plaintext", "SCRAM-SHA-512", "alice", "alice-pw-512"),
+    );
+    source_with(
+        &mut conn,
+        &kafka,
+        sasl_config("sasl_plaintext", "SCRAM-SHA-256", "bob", "bob-pw-256"),
+    );
     sink_applies(&mut conn, &kafka, "t", "k1");
     source_forwards(&mut conn, &kafka, "orders", "out");
 }
@@ -288,22 +287,17 @@ fn a_refused_login_shows_and_the_bridges_recover_once_the_user_exists() {
     let password = "carol-pw-not-yet";
     let redis = RedisServer::start();
     let mut conn = redis.conn();
-    let mut extra = strings(&["TOPICS", "t"]);
-    extra.extend(sasl_config(
-        "sasl_plaintext",
-        "SCRAM-SHA-512",
-        "carol",
-        password,
-    ));
-    create_sink(&mut conn, &kafka, "s", &extra);
-    let mut extra = strings(&["STREAMS", "orders", "TOPIC", "out", "FROM", "BEGINNING"]);
-    extra.extend(sasl_config(
-        "sasl_plaintext",
-        "SCRAM-SHA-512",
-        "carol",
-        password,
-    ));
-    create_source(&mut conn, &kafka, "src", &extra);
+    sink_with(
+        &mut conn,
+        &kafka,
+        "s",
+        sasl_config("sasl_plaintext", "SCRAM-SHA-512", "carol", password),
+    );
+    source_with(
+        &mut conn,
+        &kafka,
+        sasl_config("sasl_plaintext", "SCRAM-SHA-512", "carol", password),
+    );
     cmd::<String>(&mut conn, &["XADD", "orders", "*", "n", "1"]);
     for name in ["s", "src"] {
         let error = wait_error(&mut conn, name, "SASL authentication error");
@@ -322,9 +316,12 @@ fn sasl_plain_reaches_the_broker_which_refuses_the_mechanism() {
     create_topic(&kafka.plain_bootstrap(), "t", 1);
     let redis = RedisServer::start();
     let mut conn = redis.conn();
-    let mut extra = strings(&["TOPICS", "t"]);
-    extra.extend(sasl_config("sasl_plaintext", "PLAIN", "dave", "dave-pw"));
-    create_sink(&mut conn, &kafka, "s", &extra);
+    sink_with(
+        &mut conn,
+        &kafka,
+        "s",
+        sasl_config("sasl_plaintext", "PLAIN", "dave", "dave-pw"),
+    );
     let error = wait_error(&mut conn, "s", "SASL PLAIN mechanism handshake failed");
     assert!(!error.contains("dave-pw"), "{error}");
 }
@@ -357,9 +354,7 @@ fn sasl_ssl_with_client_certificates_and_no_secret_anywhere() {
     let mut extra = strings(&["TOPICS", "t", "CONFIG", "debug", "security,conf"]);
     extra.extend(secure.clone());
     create_sink(&mut conn, &kafka, "s", &extra);
-    let mut extra = strings(&["STREAMS", "orders", "TOPIC", "out", "FROM", "BEGINNING"]);
-    extra.extend(secure.clone());
-    create_source(&mut conn, &kafka, "src", &extra);
+    source_with(&mut conn, &kafka, secure.clone());
     sink_applies(&mut conn, &kafka, "t", "k1");
     source_forwards(&mut conn, &kafka, "orders", "out");
     // KAFKA.PRODUCE with SCRAM-SHA-256 over mutual TLS, from kafka.produce-config-file.
