@@ -32,6 +32,7 @@ const MODULE_ALLOCATOR: ModuleAllocator = std::alloc::System;
 
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_slice().to_vec()).collect();
+    settings::set_producer_check(kafka::config::check_produce_properties);
     let loaded = settings::module_args::pairs(&args)
         .and_then(|pairs| settings::module_args::apply(&pairs))
         .and_then(|()| settings::register::register_all(ctx.ctx));

@@ -170,6 +170,11 @@ pub fn source_readback(bridge: &str, brokers: &str, user: &[(String, String)]) -
 
 /// KAFKA.PRODUCE's pooled producers, with `kafka.produce-config` (minus consumer-only
 /// properties).
+/// librdkafka's verdict on KAFKA.PRODUCE's user properties (installed into settings at load).
+pub fn check_produce_properties(user: &[(String, String)]) -> Result<(), Error> {
+    validate(&produce_command("127.0.0.1:9092", user))
+}
+
 pub fn produce_command(brokers: &str, user: &[(String, String)]) -> ClientConfig {
     let mut config =
         acknowledged_producer(brokers, format!("{}-produce", settings::client_id_prefix()));
