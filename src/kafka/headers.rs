@@ -5,12 +5,10 @@
 use crate::spec::record::HeaderLookup;
 use rdkafka::bindings::{rd_kafka_header_get_last, rd_kafka_headers_t, rd_kafka_resp_err_t};
 use rdkafka::message::BorrowedHeaders;
-use std::ffi::{c_void, CString};
+use std::ffi::{c_void, CStr};
 
 /// The last header named `name`: `Some(None)` when its value is null.
-pub fn last<'h>(headers: &'h BorrowedHeaders, name: &str) -> Option<Option<&'h [u8]>> {
-    // A name with a NUL cannot be asked of librdkafka, and no header can match it there.
-    let name = CString::new(name).ok()?;
+pub fn last<'h>(headers: &'h BorrowedHeaders, name: &CStr) -> Option<Option<&'h [u8]>> {
     // rdkafka hands out `&BorrowedHeaders` as a cast of librdkafka's headers pointer.
     let native = headers as *const BorrowedHeaders as *const rd_kafka_headers_t;
     let mut value: *const c_void = std::ptr::null();
@@ -31,7 +29,7 @@ pub fn last<'h>(headers: &'h BorrowedHeaders, name: &str) -> Option<Option<&'h [
 }
 
 impl HeaderLookup for BorrowedHeaders {
-    fn last(&self, name: &str) -> Option<Option<&[u8]>> {
+    fn last(&self, name: &CStr) -> Option<Option<&[u8]>> {
         last(self, name)
     }
 }

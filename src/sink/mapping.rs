@@ -245,11 +245,15 @@ pub struct Mapper {
     on_duplicate: Duplicate,
     fields: Option<Projection>,
     ttl: Option<u64>,
+    /// Whether a record's value, or its key, must be parsed as JSON: fixed by the spec, so
+    /// decided once here rather than per record.
+    value_json: bool,
+    key_json: bool,
 }
 
 impl Mapper {
     pub fn new(spec: &SinkSpec) -> Mapper {
-        Mapper {
+        let mut mapper = Mapper {
             sink_type: spec.sink_type,
             key: spec.key.clone(),
             channel: spec.channel.clone(),
@@ -261,7 +265,16 @@ impl Mapper {
             on_duplicate: spec.on_duplicate,
             fields: spec.fields.clone(),
             ttl: spec.ttl,
-        }
+            value_json: false,
+            key_json: false,
+        };
+        let value_json = mapper.templates().any(Template::needs_json)
+            || mapper.sink_type == SinkType::Stream
+            || mapper.value_must_be_json();
+        let key_json = mapper.templates().any(Template::needs_key_json);
+        mapper.value_json = value_json;
+        mapper.key_json = key_json;
+        mapper
     }
 
     /// The templates this sink renders for a record of its type.
@@ -283,16 +296,6 @@ impl Mapper {
         ]
         .into_iter()
         .flatten()
-    }
-
-    fn needs_json(&self) -> bool {
-        self.templates().any(Template::needs_json)
-            || self.sink_type == SinkType::Stream
-            || self.value_must_be_json()
-    }
-
-    fn needs_key_json(&self) -> bool {
-        self.templates().any(Template::needs_key_json)
     }
 
     fn value_must_be_json(&self) -> bool {
@@ -338,7 +341,7 @@ impl Mapper {
 
     fn write_for(&self, record: &Record<'_>) -> Result<Write, Error> {
         let json = match record.value {
-            Some(bytes) if self.needs_json() => match serde_json::from_slice::<Value>(bytes) {
+            Some(bytes) if self.value_json => match serde_json::from_slice::<Value>(bytes) {
                 Ok(v) => Some(v),
                 Err(e) if self.value_must_be_json() => {
                     return Err(Error::Record(format!("value is not JSON: {e}")))
@@ -348,7 +351,7 @@ impl Mapper {
             _ => None,
         };
         let key_json = match record.key {
-            Some(bytes) if self.needs_key_json() => serde_json::from_slice::<Value>(bytes).ok(),
+            Some(bytes) if self.key_json => serde_json::from_slice::<Value>(bytes).ok(),
             _ => None,
         };
         let parsed = Parsed {

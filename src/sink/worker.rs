@@ -16,7 +16,7 @@ use crate::sink::mapping::{Mapped, Mapper};
 use crate::sink::shared::SinkShared;
 use crate::sink::slot_progress::SlotProgress;
 use crate::spec::options::OnError;
-use crate::spec::record::{HeaderLookup, Record, TTL_HEADER};
+use crate::spec::record::{HeaderLookup, Record, TTL_HEADER_C};
 use crate::spec::sink::SinkSpec;
 use crate::store::keys::{offset_field, offsets_key, slot_offsets_key};
 use crate::store::offsets;
@@ -184,7 +184,7 @@ impl<'a> Worker<'a> {
         let slot = self.slot(topic, partition);
         let headers = message.headers();
         // A null `redis.ttl` is no header: the sink's TTL applies.
-        let ttl_header = headers.and_then(|h| headers::last(h, TTL_HEADER).flatten());
+        let ttl_header = headers.and_then(|h| headers::last(h, TTL_HEADER_C).flatten());
         let record = Record {
             topic,
             partition,

@@ -1,13 +1,18 @@
 //! A borrowed view of one Kafka record, independent of rdkafka so the mapping is pure.
 
+use std::ffi::CStr;
+
 /// The header that overrides a sink's TTL for one record, in seconds.
 pub const TTL_HEADER: &str = "redis.ttl";
+/// The same name as librdkafka looks it up.
+pub const TTL_HEADER_C: &CStr = c"redis.ttl";
 
 /// A record's headers, looked up by name only when a template asks for one, so records pay
 /// nothing for headers no template reads.
 pub trait HeaderLookup {
     /// The last header of that name (Kafka allows repeats): `Some(None)` when its value is null.
-    fn last(&self, name: &str) -> Option<Option<&[u8]>>;
+    /// The name is a C string because librdkafka compares it so: no allocation per lookup.
+    fn last(&self, name: &CStr) -> Option<Option<&[u8]>>;
 }
 
 impl std::fmt::Debug for dyn HeaderLookup + '_ {
@@ -18,8 +23,11 @@ impl std::fmt::Debug for dyn HeaderLookup + '_ {
 
 /// Headers as (name, value) pairs: what tests and the fuzzer build.
 impl HeaderLookup for Vec<(&str, Option<&[u8]>)> {
-    fn last(&self, name: &str) -> Option<Option<&[u8]>> {
-        self.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    fn last(&self, name: &CStr) -> Option<Option<&[u8]>> {
+        self.iter()
+            .rev()
+            .find(|(n, _)| n.as_bytes() == name.to_bytes())
+            .map(|(_, v)| *v)
     }
 }
 

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::spec::record::Record;
 use crate::spec::template_syntax::{json_path, parse_parts};
 use serde_json::Value;
+use std::ffi::CString;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -18,7 +19,8 @@ enum Part {
     Value,
     ValueField(Vec<String>),
     KeyField(Vec<String>),
-    Header(String),
+    /// A C string: librdkafka looks headers up by one, and it is made once, here.
+    Header(CString),
 }
 
 /// The record's value and key parsed as JSON, for templates that read fields of them.
@@ -67,7 +69,11 @@ impl Template {
                     if header.is_empty() {
                         return Err(unknown());
                     }
-                    Part::Header(header.to_string())
+                    Part::Header(CString::new(header).map_err(|_| {
+                        Error::Arg(format!(
+                            "header name in '${{{name}}}' of template '{source}' contains a NUL byte"
+                        ))
+                    })?)
                 } else {
                     return Err(unknown());
                 }
@@ -128,14 +134,16 @@ impl Template {
                 Part::Header(name) => match record.headers.and_then(|h| h.last(name)) {
                     Some(Some(value)) => out.extend_from_slice(value),
                     Some(None) => {
+                        let name = name.to_string_lossy();
                         return Err(Error::Record(format!(
                             "header '{name}' has a null value, needed for ${{header.{name}}}"
-                        )))
+                        )));
                     }
                     None => {
+                        let name = name.to_string_lossy();
                         return Err(Error::Record(format!(
                             "record has no header '{name}' for ${{header.{name}}}"
-                        )))
+                        )));
                     }
                 },
             }
@@ -255,6 +263,8 @@ mod tests {
             .render(&rec, &parsed)
             .unwrap_err();
         assert!(err.contains("key has no field 'nope'"), "{err}");
+        let err = Template::parse("${header.a\0b}").unwrap_err();
+        assert!(err.contains("contains a NUL byte"), "{err}");
         for bad in ["${header.}", "${key.}", "${key.a..b}", "${headers.x}"] {
             assert!(
                 Template::parse(bad)

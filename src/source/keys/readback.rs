@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 /// Header naming the Redis type of the value (`string`, `hash`... or `none` for a tombstone).
 pub const TYPE_HEADER: &str = "redis.type";
+const TYPE_HEADER_C: &std::ffi::CStr = c"redis.type";
 /// Header naming the last event that changed the key (`set`, `hdel`, `expired`, `snapshot`...).
 pub const EVENT_HEADER: &str = "redis.event";
 
@@ -129,7 +130,7 @@ pub fn read_topic(
         let state = message.payload().map(|value| {
             let kind = message
                 .headers()
-                .and_then(|h| headers::last(h, TYPE_HEADER).flatten())
+                .and_then(|h| headers::last(h, TYPE_HEADER_C).flatten())
                 .unwrap_or_default();
             fingerprint(kind, value)
         });
