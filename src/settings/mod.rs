@@ -217,9 +217,40 @@ fn check_properties(pairs: &[(String, String)]) -> Result<(), Error> {
     }
 }
 
+/// A properties file larger than this is a mistake (librdkafka's are a few hundred bytes).
+const PROPERTIES_FILE_MAX_BYTES: u64 = 1 << 20;
+
+/// Reads the file on the main thread, so only a regular file of bounded size: a FIFO would
+/// block Redis in open(), and /dev/zero would fill its memory.
+fn read_text(path: &str) -> Result<String, Error> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| Error::Arg(format!("cannot read {path}: {e}"));
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(Error::Arg(format!("{path} is not a regular file")));
+    }
+    if metadata.len() > PROPERTIES_FILE_MAX_BYTES {
+        return Err(Error::Arg(format!(
+            "{path} is larger than {PROPERTIES_FILE_MAX_BYTES} bytes"
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(PROPERTIES_FILE_MAX_BYTES + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(cannot)?;
+    if bytes.len() as u64 > PROPERTIES_FILE_MAX_BYTES {
+        return Err(Error::Arg(format!(
+            "{path} is larger than {PROPERTIES_FILE_MAX_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Error::Arg(format!("{path} is not UTF-8 text")))
+}
+
 fn read_properties(path: &str) -> Result<Vec<(String, String)>, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Arg(format!("cannot read {path}: {e}")))?;
+    let text = read_text(path)?;
     let pairs = parse_properties(&text).map_err(|e| e.context(path))?;
     check_properties(&pairs).map_err(|e| e.context(path))?;
     Ok(pairs)
@@ -323,6 +354,36 @@ mod produce_config_tests {
         assert!(check_properties(&parse_properties("acks=1").unwrap()).is_err());
         assert!(check_properties(&parse_properties("bootstrap.servers=h:1").unwrap()).is_err());
         assert!(check_produce_config_file("/no/such/file").is_err());
+        for (path, want) in [
+            ("/dev/zero", "not a regular file"),
+            ("/tmp", "not a regular file"),
+        ] {
+            let error = check_produce_config_file(path).unwrap_err().to_string();
+            assert!(error.contains(want), "{path}: {error}");
+        }
+        let dir = std::env::temp_dir().join(format!("produce-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.properties");
+        std::fs::write(&big, vec![b'#'; (PROPERTIES_FILE_MAX_BYTES + 1) as usize]).unwrap();
+        let error = check_produce_config_file(big.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("larger than"), "{error}");
+        let binary = dir.join("binary.properties");
+        std::fs::write(&binary, b"security.protocol=ssl\n\xff\xfe=1\n").unwrap();
+        let error = check_produce_config_file(binary.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not UTF-8"), "{error}");
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let error = check_produce_config_file(fifo.to_str().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("not a regular file"), "{error}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(check_produce_config_file(" ").unwrap(), "");
     }
 }
