@@ -67,6 +67,18 @@ impl Run {
     pub fn flag(&self) -> &AtomicBool {
         &self.stop
     }
+
+    /// Sleeps in short steps; false if the run is ending.
+    pub fn sleep(&self, duration: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + duration;
+        while std::time::Instant::now() < deadline {
+            if self.ending() {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5).min(duration));
+        }
+        !self.ending()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
 //! What a source's worker shares with the command handlers: counters, per-stream progress and
 //! the bridge lifecycle. No Redis access here.
 
-use crate::lifecycle::Lifecycle;
+use crate::kafka::dead_letters::{deliver, DeadLetters, Destination, Letter};
+use crate::lifecycle::{add, Lifecycle, Run};
 use crate::source::channels::ChannelState;
 use crate::source::doorbell::{self, Doorbell};
 use crate::source::keys::changes::{self, KeyChanges};
@@ -53,6 +54,43 @@ pub struct SourceShared {
 }
 
 impl SourceShared {
+    /// Sends one of `spec`'s dead letters to `topic`, retrying until the broker acknowledges it
+    /// (`dead_letters::deliver`, each attempt reported in `last_error`); false if the run ended
+    /// first. `wait` sleeps between attempts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn deliver_dead_letter(
+        &self,
+        spec: &SourceSpec,
+        producer: &mut Option<DeadLetters>,
+        topic: &str,
+        letter: &Letter<'_>,
+        what: &str,
+        run: &Run,
+        wait: &mut dyn FnMut(std::time::Duration) -> bool,
+    ) -> bool {
+        let to = Destination {
+            bridge: &spec.name,
+            topic,
+            brokers: &self.brokers,
+            config: &spec.config,
+        };
+        deliver(
+            producer,
+            &to,
+            letter,
+            what,
+            run.flag(),
+            &|message| self.life.set_last_error(message),
+            wait,
+        )
+    }
+
+    /// A record passed over under ON-ERROR SKIP: counted, and named in `last_error`.
+    pub fn note_skipped(&self, message: impl std::fmt::Display) {
+        add(&self.counters.skipped, 1);
+        self.life.set_last_error(format!("skipped {message}"));
+    }
+
     pub fn new(brokers: String, spec: &SourceSpec) -> SourceShared {
         SourceShared {
             counters: SourceCounters::default(),

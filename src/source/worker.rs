@@ -12,7 +12,7 @@
 
 use crate::cluster::topology::{self, Ownership};
 use crate::error::{Code, Error};
-use crate::kafka::dead_letters::{deliver, DeadLetters, Destination, Letter};
+use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::settings;
@@ -243,7 +243,7 @@ impl<'a> SourceWorker<'a> {
                 }
                 Err(e) => {
                     self.shared.life.set_last_error(e);
-                    if !self.sleep(Duration::from_millis(200)) {
+                    if !self.run.sleep(Duration::from_millis(200)) {
                         return false;
                     }
                 }
@@ -299,7 +299,7 @@ impl<'a> SourceWorker<'a> {
                 self.shared.doorbell.wait(idle);
             } else if !may_read && self.in_flight == 0 && self.rescan.is_none() {
                 // Reads are paused after a failure: wait out the backoff without spinning.
-                self.sleep(Duration::from_millis(20));
+                self.run.sleep(Duration::from_millis(20));
             }
         }
     }
@@ -337,7 +337,7 @@ impl<'a> SourceWorker<'a> {
             }
             Some(Err(e)) => {
                 self.shared.life.set_last_error(e);
-                return self.sleep(Duration::from_millis(200));
+                return self.run.sleep(Duration::from_millis(200));
             }
         }
         true
@@ -479,7 +479,7 @@ impl<'a> SourceWorker<'a> {
         if !flags.contains(ContextFlags::MASTER) || flags.contains(ContextFlags::LOADING) {
             drop(guard);
             self.shared.life.report_state(self.run, State::Replica);
-            self.sleep(Duration::from_millis(200));
+            self.run.sleep(Duration::from_millis(200));
             return Some(Vec::new());
         }
         if self.placement.is_cluster() {
@@ -655,10 +655,7 @@ impl<'a> SourceWorker<'a> {
                         }
                         OnError::Skip => {
                             add(&self.shared.counters.errors, 1);
-                            add(&self.shared.counters.skipped, 1);
-                            self.shared
-                                .life
-                                .set_last_error(format!("skipped {}", described(&f, &front.id)));
+                            self.shared.note_skipped(described(&f, &front.id));
                         }
                         OnError::Dlq(_) => {
                             blocked = Blocked::DeadLetter {
@@ -740,24 +737,16 @@ impl<'a> SourceWorker<'a> {
             origin,
         };
         let what = format!("{} {id}: {error}", String::from_utf8_lossy(stream));
-        let to = Destination {
-            bridge: &self.spec.name,
+        let run = self.run;
+        self.shared.deliver_dead_letter(
+            self.spec,
+            &mut self.dead_letters,
             topic,
-            brokers: &self.shared.brokers,
-            config: &self.spec.config,
-        };
-        let mut producer = self.dead_letters.take();
-        let delivered = deliver(
-            &mut producer,
-            &to,
             &letter,
             &what,
-            self.run.flag(),
-            &|message| self.shared.life.set_last_error(message),
-            &mut |pause| self.sleep(pause),
-        );
-        self.dead_letters = producer;
-        delivered
+            run,
+            &mut |pause| run.sleep(pause),
+        )
     }
 
     /// Stores acknowledged positions as checkpoints (replicated) and publishes progress.
@@ -834,17 +823,5 @@ impl<'a> SourceWorker<'a> {
                 },
             );
         }
-    }
-
-    /// Sleeps in short steps; false if the run is ending.
-    fn sleep(&self, duration: Duration) -> bool {
-        let deadline = Instant::now() + duration;
-        while Instant::now() < deadline {
-            if self.run.ending() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5).min(duration));
-        }
-        !self.run.ending()
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::cluster::slots::key_slot;
 use crate::cluster::topology::{self, Ownership};
-use crate::kafka::dead_letters::{deliver, DeadLetters, Destination, Letter, HEADER_VALUE_DROPPED};
+use crate::kafka::dead_letters::{DeadLetters, Letter, HEADER_VALUE_DROPPED};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::Gil;
 use crate::runtime::subscriber_token;
@@ -252,7 +252,7 @@ impl ChannelsWorker<'_> {
                     self.shared.life.set_last_error(message);
                     let wait = self.backoff;
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                    if !self.sleep(wait) {
+                    if !self.run.sleep(wait) {
                         return None;
                     }
                 }
@@ -341,7 +341,7 @@ impl ChannelsWorker<'_> {
                 self.view_read = Some(Instant::now());
                 return true;
             }
-            if !self.sleep(Duration::from_millis(20)) {
+            if !self.run.sleep(Duration::from_millis(20)) {
                 return false;
             }
         }
@@ -616,10 +616,7 @@ impl ChannelsWorker<'_> {
                 false
             }
             OnError::Skip => {
-                add(&self.shared.counters.skipped, 1);
-                self.shared
-                    .life
-                    .set_last_error(format!("skipped {message}"));
+                self.shared.note_skipped(message);
                 true
             }
             OnError::Dlq(dlq) => {
@@ -651,24 +648,16 @@ impl ChannelsWorker<'_> {
     /// Sends a dead letter, retrying until the broker acknowledges it; false if the run
     /// stopped first.
     fn send_dead_letter(&mut self, dlq: &str, letter: &Letter<'_>, message: &str) -> bool {
-        let to = Destination {
-            bridge: &self.spec.name,
-            topic: dlq,
-            brokers: &self.shared.brokers,
-            config: &self.spec.config,
-        };
-        let mut producer = self.dead_letters.take();
-        let delivered = deliver(
-            &mut producer,
-            &to,
+        let run = self.run;
+        self.shared.deliver_dead_letter(
+            self.spec,
+            &mut self.dead_letters,
+            dlq,
             letter,
             message,
-            self.run.flag(),
-            &|report| self.shared.life.set_last_error(report),
-            &mut |pause| self.sleep(pause),
-        );
-        self.dead_letters = producer;
-        delivered
+            run,
+            &mut |pause| run.sleep(pause),
+        )
     }
 
     /// At the end of a run: a pause or a failure lets what is in flight be delivered for a
@@ -686,18 +675,6 @@ impl ChannelsWorker<'_> {
             .channel
             .connected
             .store(false, Ordering::Relaxed);
-    }
-
-    /// Sleeps in short steps; false if the run is ending.
-    fn sleep(&self, duration: Duration) -> bool {
-        let deadline = Instant::now() + duration;
-        while Instant::now() < deadline {
-            if self.run.ending() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5).min(duration));
-        }
-        !self.run.ending()
     }
 }
 

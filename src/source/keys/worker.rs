@@ -12,7 +12,7 @@
 //! nothing unsettled, and whenever marks were dropped (overflow, FLUSHALL, SWAPDB, reload).
 
 use crate::error::Error;
-use crate::kafka::dead_letters::{deliver, DeadLetters, Destination, Letter};
+use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::lifecycle::{add, Run, State};
 use crate::runtime::gil::{Gil, GilGuard};
 use crate::runtime::text::quoted;
@@ -426,10 +426,7 @@ impl<'a> KeysWorker<'a> {
                 false
             }
             OnError::Skip => {
-                add(&self.shared.counters.skipped, 1);
-                self.shared
-                    .life
-                    .set_last_error(format!("skipped {message}"));
+                self.shared.note_skipped(message);
                 true
             }
             OnError::Dlq(topic) => {
@@ -461,20 +458,14 @@ impl<'a> KeysWorker<'a> {
             ],
         };
         let what = format!("key {}: {error}", quoted(key));
-        let to = Destination {
-            bridge: &self.spec.name,
-            topic,
-            brokers: &self.shared.brokers,
-            config: &self.spec.config,
-        };
         let mut producer = self.dead_letters.take();
-        let delivered = deliver(
+        let delivered = self.shared.deliver_dead_letter(
+            self.spec,
             &mut producer,
-            &to,
+            topic,
             &letter,
             &what,
-            self.run.flag(),
-            &|message| self.shared.life.set_last_error(message),
+            self.run,
             &mut |pause| self.sleep(pause),
         );
         self.dead_letters = producer;
