@@ -267,6 +267,35 @@ fn bad_fields_options_are_refused_and_create_nothing() {
             "{err}"
         );
     }
+    // Bytes that are not UTF-8, a NUL, and far too many fields.
+    let many: Vec<String> = (0..5000).map(|i| format!("f{i}")).collect();
+    let many = many.join(",");
+    for (fields, want) in [
+        (&b"a,\xff\xfe"[..], "value for FIELDS must be UTF-8 text"),
+        (&b"a\0b AS x"[..], ""),
+        (many.as_bytes(), "FIELDS selects more than 1024 fields"),
+    ] {
+        let reply: redis::RedisResult<String> = redis::cmd("KAFKA.SINK.CREATE")
+            .arg("odd")
+            .arg("BROKERS")
+            .arg(kafka.bootstrap())
+            .arg("TOPICS")
+            .arg("t")
+            .arg("TYPE")
+            .arg("HASH")
+            .arg("FIELDS")
+            .arg(fields)
+            .query(&mut conn);
+        match reply {
+            // A NUL is an ordinary byte in a field path and a hash field name.
+            Ok(ok) if want.is_empty() => {
+                assert_eq!(ok, "OK");
+                cmd::<String>(&mut conn, &["KAFKA.SINK.DELETE", "odd"]);
+            }
+            Ok(ok) => panic!("{want}: created ({ok})"),
+            Err(e) => assert!(e.to_string().contains(want) && !want.is_empty(), "{e}"),
+        }
+    }
     let listed: Vec<redis::Value> = cmd(&mut conn, &["KAFKA.SINK.LIST"]);
     assert!(listed.is_empty());
 }
