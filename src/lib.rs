@@ -45,6 +45,7 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
         return Status::Err;
     }
     runtime::context::init(ctx);
+    runtime::main_thread::remember_main_thread();
     if !store::guard::register(ctx) {
         runtime::log::warning(
             "kafka: cannot register the command filter that guards __kafka:* keys",

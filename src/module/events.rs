@@ -7,8 +7,8 @@
 use crate::bridge::reconcile::reconcile;
 use crate::bridge::registry;
 use crate::kafka::{embedded, produce_pool};
-use crate::runtime::log;
 use crate::runtime::panic::catch_and_log;
+use crate::runtime::{log, main_thread};
 use crate::settings;
 use redis_module::{raw, Context, ContextFlags, Status};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -82,6 +82,10 @@ fn handle(ctx: &Context, event: u64, subevent: u64) {
             reconcile(ctx)
         }
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED => reconcile(ctx),
+        raw::REDISMODULE_EVENT_EVENTLOOP => match subevent {
+            raw::REDISMODULE_SUBEVENT_EVENTLOOP_AFTER_SLEEP => main_thread::on_after_sleep(),
+            _ => main_thread::on_before_sleep(),
+        },
         _ => {}
     }
 }
@@ -97,6 +101,7 @@ pub fn subscribe_server_events(ctx: &Context) -> Status {
         raw::REDISMODULE_EVENT_LOADING,
         raw::REDISMODULE_EVENT_FLUSHDB,
         raw::REDISMODULE_EVENT_REPLICATION_ROLE_CHANGED,
+        raw::REDISMODULE_EVENT_EVENTLOOP,
     ] {
         let event = raw::RedisModuleEvent { id, dataver: 1 };
         if unsafe { subscribe(ctx.ctx, event, Some(on_server_event)) } != raw::REDISMODULE_OK as i32

@@ -2,6 +2,8 @@
 //! with try-lock so a worker told to stop never waits for a lock the main thread will not release
 //! (MODULE UNLOAD and SHUTDOWN join workers while holding it).
 
+use crate::runtime::main_thread::Watcher;
+use parking_lot::Mutex;
 use redis_module::{raw, Context};
 use std::ops::Deref;
 use std::ptr;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 pub struct Gil {
     ctx: *mut raw::RedisModuleCtx,
+    main_thread: Mutex<Watcher>,
 }
 
 // The context is only ever used by the worker thread that owns it (including from rdkafka
@@ -26,11 +29,15 @@ impl Gil {
     pub fn new() -> Option<Gil> {
         let get = unsafe { raw::RedisModule_GetThreadSafeContext }?;
         let ctx = unsafe { get(ptr::null_mut()) };
-        (!ctx.is_null()).then_some(Gil { ctx })
+        (!ctx.is_null()).then_some(Gil {
+            ctx,
+            main_thread: Mutex::new(Watcher::new()),
+        })
     }
 
     /// Waits for the lock, giving up (None) as soon as `stop` is set.
     pub fn lock(&self, stop: &AtomicBool) -> Option<GilGuard<'_>> {
+        self.main_thread.lock().let_main_thread_in();
         let try_lock = unsafe { raw::RedisModule_ThreadSafeContextTryLock }?;
         let mut backoff = Duration::from_micros(5);
         loop {

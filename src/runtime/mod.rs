@@ -8,6 +8,7 @@ pub mod context;
 pub mod faults;
 pub mod gil;
 pub mod log;
+pub mod main_thread;
 pub mod panic;
 pub mod pause;
 pub mod reply;

@@ -33,7 +33,7 @@ pub static EMBEDDED_BROKER: Flag = Flag::new(false);
 /// `kafka.slice-max-records`: records a sink writes per hold of the lock.
 pub static SLICE_MAX_RECORDS: Number = Number::new(500, 1, 1_000_000);
 /// `kafka.slice-max-micros`: time a worker holds the lock per slice.
-pub static SLICE_MAX_MICROS: Number = Number::new(1000, 10, 1_000_000);
+pub static SLICE_MAX_MICROS: Number = Number::new(500, 10, 1_000_000);
 /// `kafka.slice-max-bytes`: bytes a sink writes per hold of the lock (one bigger record still
 /// goes through alone).
 pub static SLICE_MAX_BYTES: Number = Number::bytes(4 << 20, 64 << 10, 1 << 30);
