@@ -64,8 +64,13 @@ lint:
 # Benchmarks (issue 7, BENCHMARKS.md). Settings come from BENCH_* variables or ARGS, e.g.
 # `make bench BENCH_RECORDS=200000 BENCH_RUNS=1` or `make bench ARGS="--records 200000"`.
 bench: deps
+	@# A second build that counts the module's allocations (KAFKA.DEBUG ALLOCATIONS); only
+	@# this crate is rebuilt for it.
+	cargo build --release --features count-allocations
+	cp target/release/libredis_kafka.so target/libredis_kafka-counting.so
 	cargo build --release
-	. target/deps.env && cargo run --release --example bench -- $(ARGS)
+	. target/deps.env && REDIS_KAFKA_COUNTING_MODULE=target/libredis_kafka-counting.so \
+		cargo run --release --example bench -- $(ARGS)
 
 bench-cluster: deps
 	cargo build --release

@@ -21,10 +21,16 @@ mod store;
 use redis_module::{redis_module, Context, RedisString, Status};
 
 // Unit tests run outside Redis, where its allocator does not exist.
-#[cfg(not(test))]
+#[cfg(all(not(test), not(feature = "count-allocations")))]
 type ModuleAllocator = redis_module::alloc::RedisAlloc;
-#[cfg(not(test))]
+#[cfg(all(not(test), not(feature = "count-allocations")))]
 const MODULE_ALLOCATOR: ModuleAllocator = redis_module::alloc::RedisAlloc;
+// `make bench` builds this variant to report allocations per record (KAFKA.DEBUG ALLOCATIONS).
+#[cfg(all(not(test), feature = "count-allocations"))]
+type ModuleAllocator = runtime::alloc_count::Counting<redis_module::alloc::RedisAlloc>;
+#[cfg(all(not(test), feature = "count-allocations"))]
+const MODULE_ALLOCATOR: ModuleAllocator =
+    runtime::alloc_count::Counting(redis_module::alloc::RedisAlloc);
 #[cfg(test)]
 type ModuleAllocator = std::alloc::System;
 #[cfg(test)]

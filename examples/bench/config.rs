@@ -29,6 +29,9 @@ pub struct Config {
     /// RedisJSON for the JSON sink (`REDIS_KAFKA_REJSON`, from scripts/deps.sh); without it
     /// the JSON sink is not measured.
     pub rejson: Option<PathBuf>,
+    /// The module built with `--features count-allocations` (`REDIS_KAFKA_COUNTING_MODULE`,
+    /// set by `make bench`); without it allocations are not measured.
+    pub counting_module: Option<PathBuf>,
     pub redis_server: PathBuf,
     pub tansu: PathBuf,
     pub python: String,
@@ -60,6 +63,9 @@ impl Config {
                 "module (run `cargo build --release`)",
             ),
             rejson: env_path("REDIS_KAFKA_REJSON").filter(|p| p.exists()),
+            counting_module: env_path("REDIS_KAFKA_COUNTING_MODULE")
+                .filter(|p| p.exists())
+                .map(|p| p.canonicalize().expect("canonical path")),
             redis_server: env_path("REDIS_SERVER").unwrap_or_else(|| "redis-server".into()),
             tansu: existing(
                 env_path("TANSU_BIN").unwrap_or_else(default_tansu),

@@ -110,6 +110,8 @@ pub struct ModuleLoad<'a> {
     pub brokers: &'a str,
     /// RedisJSON, loaded first when given (JSON sinks need it).
     pub rejson: Option<&'a Path>,
+    /// `kafka.debug-command yes` (KAFKA.DEBUG ALLOCATIONS).
+    pub debug_command: bool,
 }
 
 impl RedisServer {
@@ -148,6 +150,10 @@ impl RedisServer {
             args.push(module.path.display().to_string());
             args.push("kafka.brokers".into());
             args.push(module.brokers.into());
+            if module.debug_command {
+                args.push("kafka.debug-command".into());
+                args.push("yes".into());
+            }
         }
         let child = Command::new(binary)
             .args(&args)

@@ -38,6 +38,9 @@ pub struct SinkLatencyRun {
     pub busy_get: Latency,
     /// Sink throughput while the prober runs (it competes for the same two cores).
     pub rate: f64,
+    /// Longest the main thread waited for the module lock while the sink ran, in µs (Redis's
+    /// own `module-acquire-GIL` latency event; 0 when it never reached 1 ms).
+    pub gil_wait_max: f64,
 }
 
 /// PING/GET round trips of a prober thread: idle (before CREATE) and from CREATE of a STRING
@@ -49,6 +52,11 @@ pub fn sink_latency(ctx: &Ctx) -> SinkLatencyRun {
     std::thread::sleep(std::time::Duration::from_secs_f64(ctx.cfg.idle_secs));
     let idle = idle.finish();
 
+    // Redis times how long its main thread waits for the module lock once it exceeds this.
+    redis::cmd("CONFIG")
+        .arg(&["SET", "latency-monitor-threshold", "1"])
+        .query::<()>(&mut conn)
+        .expect("CONFIG SET latency-monitor-threshold");
     let busy = Prober::start(redis.conn(), PROBE_KEY);
     let start = Instant::now();
     create_sink(ctx, &mut conn, "STRING", crate::TOPIC, "bench-latency");
@@ -62,12 +70,25 @@ pub fn sink_latency(ctx: &Ctx) -> SinkLatencyRun {
         busy_ping: Latency::of(&busy.ping),
         busy_get: Latency::of(&busy.get),
         rate: rate(ctx.cfg.records, seconds),
+        gil_wait_max: gil_wait_max_ms(&mut conn) * 1000.0,
     }
+}
+
+/// The all-time maximum of the `module-acquire-GIL` event in `LATENCY LATEST`, in ms.
+fn gil_wait_max_ms(conn: &mut Connection) -> f64 {
+    let events: Vec<(String, i64, i64, i64)> = redis::cmd("LATENCY")
+        .arg("LATEST")
+        .query(conn)
+        .expect("LATENCY LATEST");
+    events
+        .iter()
+        .find(|(event, ..)| event == "module-acquire-GIL")
+        .map_or(0.0, |(.., max)| *max as f64)
 }
 
 /// `KAFKA.SINK.CREATE b TOPICS <topic> TYPE <type> KEY b:${key} GROUP <unique>`, plus
 /// `CONFIG <name> <value>` for each BENCH_CONSUMER_CONFIG property.
-fn create_sink(ctx: &Ctx, conn: &mut Connection, sink_type: &str, topic: &str, group: &str) {
+pub fn create_sink(ctx: &Ctx, conn: &mut Connection, sink_type: &str, topic: &str, group: &str) {
     let group = ctx.unique(group);
     let mut cmd = redis::cmd("KAFKA.SINK.CREATE");
     cmd.arg("b")

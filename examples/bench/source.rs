@@ -13,6 +13,9 @@ pub struct SourceRun {
     pub xadd_rate: f64,
     /// Records/s forwarded from CREATE until STATUS `records` == N.
     pub forwarded_rate: f64,
+    /// Records/s forwarded while pipelined XADDs of N/4 new entries arrive with the source
+    /// caught up, from the first XADD until STATUS `records` counts them all.
+    pub live_rate: f64,
     pub xadd_without: Latency,
     pub xadd_with: Latency,
     pub rss_mib: f64,
@@ -45,6 +48,12 @@ pub fn source(ctx: &Ctx) -> SourceRun {
     // With the source caught up: each XADD wakes it and is forwarded live.
     let with = xadd_round_trips(&mut conn, workload, cfg.latency_samples);
     wait_records(&mut conn, "s", cfg.records + cfg.latency_samples);
+
+    let live = cfg.quarter();
+    let start = Instant::now();
+    xadd_pipelined(&mut conn, workload, live);
+    wait_records(&mut conn, "s", cfg.records + cfg.latency_samples + live);
+    let live_seconds = start.elapsed().as_secs_f64();
     let rss_mib = redis.peak_rss_mib();
     drop(conn);
     drop(redis);
@@ -57,6 +66,7 @@ pub fn source(ctx: &Ctx) -> SourceRun {
     SourceRun {
         xadd_rate: rate(cfg.records, fill.as_secs_f64()),
         forwarded_rate: rate(cfg.records, forwarded),
+        live_rate: rate(live, live_seconds),
         xadd_without: Latency::of(&without),
         xadd_with: Latency::of(&with),
         rss_mib,

@@ -80,6 +80,26 @@ pub fn print(rows: &[Row]) {
     }
 }
 
+/// "Targets: 9 of 14 hold; missed: sink HASH rec/s, ...".
+pub fn targets_summary(rows: &[Row]) -> String {
+    let with_target: Vec<&Row> = rows.iter().filter(|r| r.ratio.contains("target")).collect();
+    let missed: Vec<&str> = with_target
+        .iter()
+        .filter(|r| r.ratio.contains("MISSES"))
+        .map(|r| r.measurement.as_str())
+        .collect();
+    let held = with_target.len() - missed.len();
+    if missed.is_empty() {
+        format!("Targets: all {held} hold.")
+    } else {
+        format!(
+            "Targets: {held} of {} hold; missed: {}.",
+            with_target.len(),
+            missed.join("; ")
+        )
+    }
+}
+
 /// 171234.5 → "171,235".
 pub fn count(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));

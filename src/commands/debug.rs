@@ -4,10 +4,12 @@
 //!   KAFKA.DEBUG PANIC                 this command panics
 //!   KAFKA.DEBUG PANIC-WORKER <name>   the bridge's worker panics at its next loop
 //!   KAFKA.DEBUG PANIC-EVENT           the next cron event handler panics
+//!   KAFKA.DEBUG ALLOCATIONS           the module's Rust heap allocations since load (only in a
+//!                                     build with the `count-allocations` feature, for the bench)
 
 use crate::commands::{command_args, error};
 use crate::module::acl;
-use crate::runtime::faults;
+use crate::runtime::{alloc_count, faults};
 use crate::settings;
 use redis_module::{Context, RedisResult, RedisString, RedisValue};
 
@@ -28,6 +30,14 @@ pub fn debug(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             faults::arm_worker_panic(args.next_str("bridge name")?);
         }
         "PANIC-EVENT" => faults::arm_event_panic(),
+        "ALLOCATIONS" => {
+            return match alloc_count::allocations() {
+                Some(count) => Ok(RedisValue::Integer(count.min(i64::MAX as u64) as i64)),
+                None => Err(error(
+                    "this build does not count allocations: build with --features count-allocations",
+                )),
+            };
+        }
         _ => return Err(error("unknown KAFKA.DEBUG subcommand")),
     }
     Ok(RedisValue::SimpleStringStatic("OK"))

@@ -2,6 +2,7 @@
 //! logging, replies, the panic boundary, blocked clients, the module's own context, the module
 //! lock, the faults KAFKA.DEBUG injects and the secret of the module's pub/sub subscriber.
 
+pub mod alloc_count;
 pub mod blocked;
 pub mod clock;
 pub mod context;
