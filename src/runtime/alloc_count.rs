@@ -1,6 +1,7 @@
 //! Counts the module's Rust heap allocations in a build with the `count-allocations` feature,
 //! so `make bench` can report allocations per record. Other builds do not wrap the allocator.
 
+#[cfg(any(test, feature = "count-allocations"))]
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering};
 
