@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::runtime::text::quoted;
+use crate::sink::flat_object::{self, TopLevel};
 use crate::sink::projection;
 use crate::spec::fields::Projection;
 use crate::spec::record::{Record, TTL_HEADER};
@@ -249,6 +250,9 @@ pub struct Mapper {
     /// decided once here rather than per record.
     value_json: bool,
     key_json: bool,
+    /// A HASH or STREAM sink that needs the value only as its fields (no FIELDS, no template
+    /// reading it): read them straight from the JSON text (`flat_object`).
+    flat_value: bool,
 }
 
 impl Mapper {
@@ -267,13 +271,20 @@ impl Mapper {
             ttl: spec.ttl,
             value_json: false,
             key_json: false,
+            flat_value: false,
         };
-        let value_json = mapper.templates().any(Template::needs_json)
-            || mapper.sink_type == SinkType::Stream
-            || mapper.value_must_be_json();
+        let templates_need_json = mapper.templates().any(Template::needs_json);
+        let flat_value = matches!(mapper.sink_type, SinkType::Hash | SinkType::Stream)
+            && mapper.fields.is_none()
+            && !templates_need_json;
+        let value_json = !flat_value
+            && (templates_need_json
+                || mapper.sink_type == SinkType::Stream
+                || mapper.value_must_be_json());
         let key_json = mapper.templates().any(Template::needs_key_json);
         mapper.value_json = value_json;
         mapper.key_json = key_json;
+        mapper.flat_value = flat_value;
         mapper
     }
 
@@ -415,6 +426,9 @@ impl Mapper {
                     fields,
                 },
             },
+            SinkType::Hash | SinkType::Stream if self.flat_value => {
+                self.flat_write(record, &parsed, key, value)?
+            }
             SinkType::Json if self.update == Update::Merge => Write::JsonMerge {
                 key,
                 document: value.to_vec(),
@@ -475,6 +489,48 @@ impl Mapper {
                 on_duplicate: self.on_duplicate,
             },
             SinkType::Publish => self.publish(record, &parsed, value)?,
+        })
+    }
+
+    /// HASH or STREAM from the value's fields read straight from its JSON text; the same
+    /// writes and errors as through a JSON tree.
+    fn flat_write(
+        &self,
+        record: &Record<'_>,
+        parsed: &Parsed<'_>,
+        key: Vec<u8>,
+        value: &[u8],
+    ) -> Result<Write, Error> {
+        let document = flat_object::parse(value);
+        Ok(match (self.sink_type, document) {
+            (SinkType::Hash, Err(e)) => {
+                return Err(Error::Record(format!("value is not JSON: {e}")))
+            }
+            (SinkType::Hash, Ok(TopLevel::Object(fields))) if fields.is_empty() => {
+                Write::Delete { key }
+            }
+            (SinkType::Hash, Ok(TopLevel::Object(fields))) if self.update == Update::Replace => {
+                Write::HashReplace { key, fields }
+            }
+            (SinkType::Hash, Ok(TopLevel::Object(fields))) => Write::HashSet { key, fields },
+            (SinkType::Hash, Ok(TopLevel::Other)) => {
+                return Err(Error::Record("HASH needs a JSON object value".to_string()))
+            }
+            (_, Ok(TopLevel::Object(fields))) if fields.is_empty() => {
+                return Err(Error::Record(
+                    "STREAM needs a non-empty JSON object or a scalar".to_string(),
+                ))
+            }
+            (_, Ok(TopLevel::Object(fields))) => Write::StreamAdd {
+                key,
+                trim: self.trim_for(record, parsed)?,
+                fields,
+            },
+            (_, _) => Write::StreamAdd {
+                key,
+                trim: self.trim_for(record, parsed)?,
+                fields: vec![(b"value".to_vec(), value.to_vec())],
+            },
         })
     }
 

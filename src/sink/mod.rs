@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod context;
+pub mod flat_object;
 pub mod group;
 pub mod handover;
 pub mod mapping;
