@@ -15,8 +15,9 @@ pub struct Gil {
     main_thread: Mutex<Watcher>,
 }
 
-// The context is only ever used by the worker thread that owns it (including from rdkafka
-// callbacks, which run inside that thread's `poll`).
+// The context is used only while its user holds Redis's global lock, so by one thread at a
+// time: the worker that owns it, rdkafka callbacks inside that worker's `poll`, or a sink's
+// filler thread polling for the same worker.
 unsafe impl Send for Gil {}
 unsafe impl Sync for Gil {}
 

@@ -1,6 +1,11 @@
-//! One sink task thread: polls its consumer, maps records outside the lock, applies them in
-//! bounded slices under the lock, handles records that cannot be applied by the sink's ON-ERROR
-//! policy, then tells Kafka how far it got.
+//! One sink task: polls its consumer and maps records outside the lock, applies them in bounded
+//! slices under the lock, handles records that cannot be applied by the sink's ON-ERROR policy,
+//! then tells Kafka how far it got.
+//!
+//! Polling and mapping take a third of a sink's time and applying the rest, so off Redis
+//! Cluster they run in two threads: a filler maps the next batch while the task's thread applies
+//! the current one. On a cluster they take turns, because a slot gained there can seek
+//! partitions back, which would make an already mapped next batch stale.
 
 use crate::cluster::slots::{key_slot, SLOTS};
 use crate::cluster::topology::{self, Ownership};
@@ -20,11 +25,13 @@ use crate::spec::record::{HeaderLookup, Record, TTL_HEADER_C};
 use crate::spec::sink::SinkSpec;
 use crate::store::keys::{offset_field, offsets_key, slot_offsets_key};
 use crate::store::offsets;
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use redis_module::{CallOptions, CallOptionsBuilder, ContextFlags};
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,20 +68,64 @@ pub fn run(spec: Arc<SinkSpec>, shared: Arc<SinkShared>, run: Arc<Run>, task: us
     }
 }
 
-struct Worker<'a> {
+/// One poll's records, mapped, with the partitions they come from.
+#[derive(Default)]
+struct Batch {
+    pending: Vec<Pending>,
+    /// Original key/value per entry, kept only when the sink has a DLQ.
+    originals: Vec<Original>,
+    slots: Vec<PartitionSlot>,
+    /// Bytes held by `pending` and `originals`, bounded by `kafka.sink-batch-max-bytes`.
+    bytes: usize,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.pending.clear();
+        self.originals.clear();
+        self.slots.clear();
+        self.bytes = 0;
+    }
+
+    fn slot(&mut self, topic: &str, partition: i32) -> usize {
+        // A batch spans few partitions: a scan beats hashing an owned key per record.
+        if let Some(slot) = self
+            .slots
+            .iter()
+            .position(|s| s.partition == partition && s.topic == topic)
+        {
+            return slot;
+        }
+        self.slots.push(PartitionSlot {
+            topic: topic.to_string(),
+            partition,
+            field: offset_field(topic, partition),
+            stored: None,
+            dirty: false,
+        });
+        self.slots.len() - 1
+    }
+}
+
+/// Polls the consumer and maps what it gives into batches.
+struct Filler<'a> {
     spec: &'a SinkSpec,
     shared: &'a SinkShared,
     run: &'a Run,
     consumer: &'a BaseConsumer<SinkContext>,
     mapper: Mapper,
+    on_cluster: bool,
+    /// Batches alive at once: each gets this share of `kafka.sink-batch-max-bytes`.
+    batches_alive: usize,
+}
+
+struct Worker<'a> {
+    spec: &'a SinkSpec,
+    shared: &'a SinkShared,
+    run: &'a Run,
+    consumer: &'a BaseConsumer<SinkContext>,
     offsets_key: String,
     options: CallOptions,
-    slots: Vec<PartitionSlot>,
-    batch: Vec<Pending>,
-    /// Bytes held by `batch` and `originals`, bounded by `kafka.sink-batch-max-bytes`.
-    batch_bytes: usize,
-    /// Original key/value per batch entry, kept only when the sink has a DLQ.
-    originals: Vec<Original>,
     dead_letters: Option<DeadLetters>,
     last_lag_refresh: Instant,
     starvation: Starvation,
@@ -107,17 +158,12 @@ impl<'a> Worker<'a> {
             shared,
             run,
             consumer,
-            mapper: Mapper::new(spec),
             offsets_key: offsets_key(&spec.name),
             options: CallOptionsBuilder::new()
                 .replicate()
                 .verify_oom()
                 .errors_as_replies()
                 .build(),
-            slots: Vec::new(),
-            batch: Vec::with_capacity(MAX_BATCH),
-            batch_bytes: 0,
-            originals: Vec::new(),
             dead_letters: None,
             last_lag_refresh: Instant::now(),
             starvation: Starvation::new(spec),
@@ -127,120 +173,114 @@ impl<'a> Worker<'a> {
     }
 
     fn run(&mut self) -> WorkerEnd {
+        let filler = Filler {
+            spec: self.spec,
+            shared: self.shared,
+            run: self.run,
+            consumer: self.consumer,
+            mapper: Mapper::new(self.spec),
+            on_cluster: self.on_cluster,
+            batches_alive: if self.on_cluster { 1 } else { 2 },
+        };
+        if self.on_cluster {
+            self.run_in_turns(filler)
+        } else {
+            self.run_pipelined(filler)
+        }
+    }
+
+    fn run_in_turns(&mut self, mut filler: Filler<'_>) -> WorkerEnd {
+        let mut batch = Batch::default();
         while !self.run.stopping() {
             crate::runtime::faults::maybe_panic_worker(&self.spec.name);
-            self.poll_batch();
-            if let Some(fatal) = self.consumer.context().take_fatal() {
-                self.shared.fail(self.run, fatal);
-                return WorkerEnd::Stop;
+            filler.fill(&mut batch);
+            if let Some(end) = self.checks() {
+                return end;
             }
-            if let Some(reason) = self.starvation.check(self.spec, self.shared, self.consumer) {
-                self.shared.life.set_last_error(reason);
-                return WorkerEnd::Rejoin;
-            }
-            self.refresh_lag();
-            if self.batch.is_empty() {
+            if batch.pending.is_empty() {
                 continue;
             }
-            let end = self.apply_batch();
-            self.store_consumed_offsets();
-            match end {
-                BatchEnd::Done => {}
-                BatchEnd::Stop => return WorkerEnd::Stop,
-                BatchEnd::Rejoin => return WorkerEnd::Rejoin,
+            if let Some(end) = self.apply_and_store(&mut batch) {
+                return end;
             }
         }
         WorkerEnd::Stop
     }
 
-    fn poll_batch(&mut self) {
-        self.batch.clear();
-        self.originals.clear();
-        self.slots.clear();
-        self.batch_bytes = 0;
-        let max_bytes = settings::sink_batch_max_bytes();
-        let mut wait = POLL_WAIT;
-        while self.batch.len() < MAX_BATCH && self.batch_bytes < max_bytes {
-            match self.consumer.poll(wait) {
-                None => break,
-                Some(Ok(message)) => self.push(&message),
-                // An error event already reached SinkContext::error with its text.
-                Some(Err(e)) => {
-                    if !self.consumer.context().errors.take_reported() {
-                        self.shared.life.set_last_error(format!("kafka: {e}"));
-                    }
-                }
+    /// The filler maps the next batch in its own thread while this one applies. At most two
+    /// batches are alive: the one being applied and the one waiting to be taken.
+    fn run_pipelined(&mut self, mut filler: Filler<'_>) -> WorkerEnd {
+        let (full_tx, full_rx) = bounded::<Batch>(0);
+        let (empty_tx, empty_rx) = bounded::<Batch>(1);
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let filling = std::thread::Builder::new()
+                .name(format!("kafka-fill-{}", self.spec.name))
+                .spawn_scoped(scope, || filler.feed(&done, full_tx, empty_rx));
+            if let Err(e) = filling {
+                self.shared.fail(
+                    self.run,
+                    format!("cannot start the sink's filler thread: {e}"),
+                );
+                return WorkerEnd::Stop;
             }
-            wait = Duration::ZERO;
-        }
-        if !self.batch.is_empty() {
-            self.shared.life.report_state(self.run, State::Running);
-        }
+            let end = self.apply_from(&full_rx, &empty_tx);
+            done.store(true, Ordering::Release);
+            // The filler may wait to hand a batch over: a closed channel releases it.
+            drop(full_rx);
+            end
+        })
     }
 
-    fn push(&mut self, message: &BorrowedMessage<'_>) {
-        let topic = message.topic();
-        let partition = message.partition();
-        let slot = self.slot(topic, partition);
-        let headers = message.headers();
-        // A null `redis.ttl` is no header: the sink's TTL applies.
-        let ttl_header = headers.and_then(|h| headers::last(h, TTL_HEADER_C).flatten());
-        let record = Record {
-            topic,
-            partition,
-            offset: message.offset(),
-            timestamp: message.timestamp().to_millis(),
-            key: message.key(),
-            value: message.payload(),
-            ttl_header,
-            headers: headers.map(|h| h as &dyn HeaderLookup),
-        };
-        let size = record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
-        if matches!(self.spec.on_error, OnError::Dlq(_)) {
-            self.originals.push(Original {
-                key: record.key.map(<[u8]>::to_vec),
-                value: record.value.map(<[u8]>::to_vec),
-            });
-            self.batch_bytes += size;
-        }
-        let mapped = self.mapper.map(&record);
-        self.batch_bytes += mapped.as_ref().map_or(size, |m| m.bytes);
-        let hash_slot = if self.on_cluster {
-            match mapped.as_ref().ok().and_then(|m| m.write.slot_name()) {
-                Some(key) => key_slot(key),
-                None => record_slot(&record),
+    fn apply_from(&mut self, full: &Receiver<Batch>, empty: &Sender<Batch>) -> WorkerEnd {
+        while !self.run.stopping() {
+            crate::runtime::faults::maybe_panic_worker(&self.spec.name);
+            let received = full.recv_timeout(POLL_WAIT);
+            if let Some(end) = self.checks() {
+                return end;
             }
-        } else {
-            0
-        };
-        self.batch.push(Pending {
-            partition: slot,
-            offset: record.offset,
-            hash_slot,
-            mapped,
-        });
-    }
-
-    fn slot(&mut self, topic: &str, partition: i32) -> usize {
-        // A batch spans few partitions: a scan beats hashing an owned key per record.
-        if let Some(slot) = self
-            .slots
-            .iter()
-            .position(|s| s.partition == partition && s.topic == topic)
-        {
-            return slot;
+            let mut batch = match received {
+                Ok(batch) => batch,
+                Err(RecvTimeoutError::Timeout) => continue,
+                // The filler ended: the run is stopping (or the filler panicked, which the
+                // scope passes on).
+                Err(RecvTimeoutError::Disconnected) => return WorkerEnd::Stop,
+            };
+            if let Some(end) = self.apply_and_store(&mut batch) {
+                return end;
+            }
+            batch.clear();
+            // Its buffers serve the filler again.
+            let _ = empty.try_send(batch);
         }
-        self.slots.push(PartitionSlot {
-            topic: topic.to_string(),
-            partition,
-            field: offset_field(topic, partition),
-            stored: None,
-            dirty: false,
-        });
-        self.slots.len() - 1
+        WorkerEnd::Stop
     }
 
-    fn apply_batch(&mut self) -> BatchEnd {
+    /// Between batches: a fatal consumer error, a group that gives this sink nothing, lag.
+    fn checks(&mut self) -> Option<WorkerEnd> {
+        if let Some(fatal) = self.consumer.context().take_fatal() {
+            self.shared.fail(self.run, fatal);
+            return Some(WorkerEnd::Stop);
+        }
+        if let Some(reason) = self.starvation.check(self.spec, self.shared, self.consumer) {
+            self.shared.life.set_last_error(reason);
+            return Some(WorkerEnd::Rejoin);
+        }
+        self.refresh_lag();
+        None
+    }
+
+    fn apply_and_store(&mut self, batch: &mut Batch) -> Option<WorkerEnd> {
+        let end = self.apply_batch(batch);
+        self.store_consumed_offsets(batch);
+        match end {
+            BatchEnd::Done => None,
+            BatchEnd::Stop => Some(WorkerEnd::Stop),
+            BatchEnd::Rejoin => Some(WorkerEnd::Rejoin),
+        }
+    }
+
+    fn apply_batch(&mut self, batch: &mut Batch) -> BatchEnd {
         let limits = Limits {
             max_records: settings::slice_max_records(),
             max_bytes: settings::slice_max_bytes(),
@@ -248,7 +288,7 @@ impl<'a> Worker<'a> {
         };
         let mut start = 0;
         let mut backoff = Duration::from_millis(10);
-        while start < self.batch.len() {
+        while start < batch.pending.len() {
             let gil = &self.consumer.context().gil;
             let Some(guard) = gil.lock(self.run.flag()) else {
                 return BatchEnd::Stop;
@@ -277,7 +317,7 @@ impl<'a> Worker<'a> {
                     }
                     continue;
                 };
-                match self.rewinds(&guard, &view, start) {
+                match self.rewinds(&guard, &view, batch, start) {
                     Ok(seeks) if seeks.is_empty() => {}
                     Ok(seeks) => {
                         for (topic, partition, offset) in &seeks {
@@ -298,7 +338,7 @@ impl<'a> Worker<'a> {
             };
             // Only a cluster slice reads per-slot offsets: no copy of the fields otherwise.
             let fields: Vec<String> = match view {
-                Some(_) => self.slots.iter().map(|s| s.field.clone()).collect(),
+                Some(_) => batch.slots.iter().map(|s| s.field.clone()).collect(),
                 None => Vec::new(),
             };
             let cluster = view.as_deref().map(|view| ClusterSlice {
@@ -309,13 +349,13 @@ impl<'a> Worker<'a> {
                 &guard,
                 &self.options,
                 &self.offsets_key,
-                &mut self.slots,
-                &self.batch[start..],
+                &mut batch.slots,
+                &batch.pending[start..],
                 &limits,
                 cluster,
             );
             // Published under the lock: a slot handover (on the main thread) reads it.
-            self.publish_progress();
+            self.publish_progress(batch);
             drop(guard);
             let counters = &self.shared.counters;
             add(&counters.records, report.applied);
@@ -352,7 +392,8 @@ impl<'a> Worker<'a> {
                     return BatchEnd::Stop;
                 }
                 SliceEnd::Stopped { at, error } => {
-                    if !self.handle_failure(start - report.consumed + at, error.to_string()) {
+                    let index = start - report.consumed + at;
+                    if !self.handle_failure(batch, index, error.to_string()) {
                         return BatchEnd::Stop;
                     }
                 }
@@ -369,6 +410,7 @@ impl<'a> Worker<'a> {
         &mut self,
         ctx: &redis_module::Context,
         view: &Arc<Ownership>,
+        batch: &Batch,
         start: usize,
     ) -> Result<Vec<(String, i32, i64)>, Error> {
         // A new assignment started its partitions from the offsets of the slots served then.
@@ -408,10 +450,10 @@ impl<'a> Worker<'a> {
         let mut seeks = Vec::new();
         let mut rewound = false;
         for ((topic, partition), target) in partitions.iter().zip(targets) {
-            let unapplied = self.batch[start..]
+            let unapplied = batch.pending[start..]
                 .iter()
                 .find(|p| {
-                    let s = &self.slots[p.partition];
+                    let s = &batch.slots[p.partition];
                     s.partition == *partition && s.topic == *topic
                 })
                 .map(|p| p.offset)
@@ -435,9 +477,9 @@ impl<'a> Worker<'a> {
             rewound |= back.is_some();
             // The rest of the batch is dropped: its partitions are read again too.
             if let Some(offset) = back.or(unapplied.filter(|_| {
-                self.batch[start..].iter().any(|p| {
-                    self.slots[p.partition].partition == *partition
-                        && self.slots[p.partition].topic == *topic
+                batch.pending[start..].iter().any(|p| {
+                    batch.slots[p.partition].partition == *partition
+                        && batch.slots[p.partition].topic == *topic
                 })
             })) {
                 seeks.push((topic.clone(), *partition, offset));
@@ -472,9 +514,9 @@ impl<'a> Worker<'a> {
     }
 
     /// Applies the ON-ERROR policy to the record at `index`; false when the run must stop.
-    fn handle_failure(&mut self, index: usize, error: String) -> bool {
-        let pending = &self.batch[index];
-        let slot = &self.slots[pending.partition];
+    fn handle_failure(&mut self, batch: &mut Batch, index: usize, error: String) -> bool {
+        let pending = &batch.pending[index];
+        let slot = &batch.slots[pending.partition];
         let described = format!(
             "{}/{} offset {}: {error}",
             slot.topic, slot.partition, pending.offset
@@ -495,7 +537,7 @@ impl<'a> Worker<'a> {
             OnError::Dlq(topic) => {
                 let mut backoff = Duration::from_millis(100);
                 loop {
-                    match self.send_dead_letter(index, topic, &error) {
+                    match self.send_dead_letter(batch, index, topic, &error) {
                         Ok(()) => break,
                         Err(dlq_error) => {
                             self.shared.life.set_last_error(format!(
@@ -515,11 +557,17 @@ impl<'a> Worker<'a> {
                     .set_last_error(format!("sent to DLQ {topic}: {described}"));
             }
         }
-        self.batch[index].mapped = Ok(Mapped::resolved());
+        batch.pending[index].mapped = Ok(Mapped::resolved());
         true
     }
 
-    fn send_dead_letter(&mut self, index: usize, topic: &str, error: &str) -> Result<(), Error> {
+    fn send_dead_letter(
+        &mut self,
+        batch: &Batch,
+        index: usize,
+        topic: &str,
+        error: &str,
+    ) -> Result<(), Error> {
         if self.dead_letters.is_none() {
             self.dead_letters = Some(DeadLetters::new(
                 &self.spec.name,
@@ -529,12 +577,12 @@ impl<'a> Worker<'a> {
             )?);
         }
         let (Some(dead_letters), Some(original)) =
-            (self.dead_letters.as_ref(), self.originals.get(index))
+            (self.dead_letters.as_ref(), batch.originals.get(index))
         else {
             return Err(Error::Internal("original record not kept".to_string()));
         };
-        let pending = &self.batch[index];
-        let slot = &self.slots[pending.partition];
+        let pending = &batch.pending[index];
+        let slot = &batch.slots[pending.partition];
         dead_letters.send(
             &Letter {
                 key: original.key.as_deref(),
@@ -563,8 +611,8 @@ impl<'a> Worker<'a> {
         !self.run.stopping()
     }
 
-    fn publish_progress(&self) {
-        for slot in &self.slots {
+    fn publish_progress(&self, batch: &Batch) {
+        for slot in &batch.slots {
             if let Some(next) = slot.stored {
                 self.shared
                     .set_next_offset(&slot.topic, slot.partition, next);
@@ -573,9 +621,9 @@ impl<'a> Worker<'a> {
     }
 
     /// Feeds Kafka's committed offsets (for lag tools); Redis stays the source of truth.
-    fn store_consumed_offsets(&self) {
+    fn store_consumed_offsets(&self, batch: &Batch) {
         let mut tpl = TopicPartitionList::new();
-        for slot in &self.slots {
+        for slot in &batch.slots {
             if let Some(next) = slot.stored {
                 let _ = tpl.add_partition_offset(&slot.topic, slot.partition, Offset::Offset(next));
             }
@@ -613,6 +661,99 @@ impl<'a> Worker<'a> {
                 self.shared.set_high_watermark(&topic, partition, high);
             }
         }
+    }
+}
+
+impl Filler<'_> {
+    /// Maps batches and hands each to the applying thread until `done`, the run stops, or the
+    /// applying side goes away.
+    fn feed(&mut self, done: &AtomicBool, full: Sender<Batch>, empty: Receiver<Batch>) {
+        let mut batch = Batch::default();
+        while !done.load(Ordering::Acquire) && !self.run.stopping() {
+            self.fill(&mut batch);
+            if batch.pending.is_empty() {
+                continue;
+            }
+            loop {
+                match full.send_timeout(batch, POLL_WAIT) {
+                    Ok(()) => break,
+                    Err(SendTimeoutError::Timeout(back)) => {
+                        if done.load(Ordering::Acquire) || self.run.stopping() {
+                            return;
+                        }
+                        batch = back;
+                    }
+                    Err(SendTimeoutError::Disconnected(_)) => return,
+                }
+            }
+            batch = empty.try_recv().unwrap_or_default();
+        }
+    }
+
+    /// Polls up to a batch of records (waiting at most `POLL_WAIT` for the first) and maps them.
+    fn fill(&mut self, batch: &mut Batch) {
+        batch.clear();
+        let max_bytes = settings::sink_batch_max_bytes() / self.batches_alive;
+        let mut wait = POLL_WAIT;
+        while batch.pending.len() < MAX_BATCH && batch.bytes < max_bytes {
+            match self.consumer.poll(wait) {
+                None => break,
+                Some(Ok(message)) => self.push(batch, &message),
+                // An error event already reached SinkContext::error with its text.
+                Some(Err(e)) => {
+                    if !self.consumer.context().errors.take_reported() {
+                        self.shared.life.set_last_error(format!("kafka: {e}"));
+                    }
+                }
+            }
+            wait = Duration::ZERO;
+        }
+        if !batch.pending.is_empty() {
+            self.shared.life.report_state(self.run, State::Running);
+        }
+    }
+
+    fn push(&mut self, batch: &mut Batch, message: &BorrowedMessage<'_>) {
+        let topic = message.topic();
+        let partition = message.partition();
+        let slot = batch.slot(topic, partition);
+        let headers = message.headers();
+        // A null `redis.ttl` is no header: the sink's TTL applies.
+        let ttl_header = headers.and_then(|h| headers::last(h, TTL_HEADER_C).flatten());
+        let record = Record {
+            topic,
+            partition,
+            offset: message.offset(),
+            timestamp: message.timestamp().to_millis(),
+            key: message.key(),
+            value: message.payload(),
+            ttl_header,
+            headers: headers.map(|h| h as &dyn HeaderLookup),
+        };
+        let size = record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
+        if matches!(self.spec.on_error, OnError::Dlq(_)) {
+            batch.originals.push(Original {
+                key: record.key.map(<[u8]>::to_vec),
+                value: record.value.map(<[u8]>::to_vec),
+            });
+            batch.bytes += size;
+        }
+        let mapped = self.mapper.map(&record);
+        batch.bytes += mapped.as_ref().map_or(size, |m| m.bytes);
+        let hash_slot = if self.on_cluster {
+            match mapped.as_ref().ok().and_then(|m| m.write.slot_name()) {
+                Some(key) => key_slot(key),
+                None => record_slot(&record),
+            }
+        } else {
+            0
+        };
+        batch.pending.push(Pending {
+            partition: slot,
+            offset: record.offset,
+            hash_slot,
+            mapped,
+        });
     }
 }
 
