@@ -224,11 +224,11 @@ impl<'a> Worker<'a> {
                 );
                 return WorkerEnd::Stop;
             }
-            let end = self.apply_from(&full_rx, &empty_tx);
-            done.store(true, Ordering::Release);
-            // The filler may wait to hand a batch over: a closed channel releases it.
-            drop(full_rx);
-            end
+            // Set however this side ends, a panic included: the scope waits for the filler.
+            let _done = SetOnDrop(&done);
+            // Dropped on the way out too: a filler waiting to hand a batch over is released.
+            let full_rx = full_rx;
+            self.apply_from(&full_rx, &empty_tx)
         })
     }
 
@@ -661,6 +661,14 @@ impl<'a> Worker<'a> {
                 self.shared.set_high_watermark(&topic, partition, high);
             }
         }
+    }
+}
+
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
