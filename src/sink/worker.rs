@@ -215,7 +215,7 @@ impl<'a> Worker<'a> {
         let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let filling = std::thread::Builder::new()
-                .name(format!("kafka-fill-{}", self.spec.name))
+                .name(format!("kafka-fill-{}", self.consumer.context().task()))
                 .spawn_scoped(scope, || filler.feed(&done, full_tx, empty_rx));
             if let Err(e) = filling {
                 self.shared.fail(
