@@ -54,31 +54,51 @@ pub fn map_entry(
 ///   pairs in order to a JSON object). Names are compared after the lossy conversion, so the
 ///   object never carries a duplicate name.
 pub fn entry_json(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>, Error> {
-    let names: Vec<Cow<'_, str>> = fields
-        .iter()
-        .map(|(name, _)| String::from_utf8_lossy(name))
-        .collect();
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        last.insert(name.as_ref(), i);
-    }
     let size: usize = fields.iter().map(|(n, v)| n.len() + v.len() + 6).sum();
     let mut out = Vec::with_capacity(size + 2);
     out.push(b'{');
-    for name in &names {
-        // Emitted once, at the first occurrence, with the value of the last one.
-        let Some(winner) = last.remove(name.as_ref()) else {
-            continue;
-        };
-        if out.len() > 1 {
-            out.push(b',');
+    if fields.len() <= FEW_FIELDS {
+        // Few fields: comparing names pairwise allocates nothing (valid UTF-8 is borrowed).
+        for (i, (name, _)) in fields.iter().enumerate() {
+            let name = String::from_utf8_lossy(name);
+            let same = |(other, _): &(Vec<u8>, Vec<u8>)| String::from_utf8_lossy(other) == name;
+            if fields[..i].iter().any(same) {
+                continue;
+            }
+            let winner = fields[i..].iter().rposition(same).map_or(i, |k| i + k);
+            push_field(&mut out, &name, &fields[winner].1)?;
         }
-        write_json_string(&mut out, name)?;
-        out.push(b':');
-        write_json_string(&mut out, &String::from_utf8_lossy(&fields[winner].1))?;
+    } else {
+        let names: Vec<Cow<'_, str>> = fields
+            .iter()
+            .map(|(name, _)| String::from_utf8_lossy(name))
+            .collect();
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            last.insert(name.as_ref(), i);
+        }
+        for name in &names {
+            // Emitted once, at the first occurrence, with the value of the last one.
+            let Some(winner) = last.remove(name.as_ref()) else {
+                continue;
+            };
+            push_field(&mut out, name, &fields[winner].1)?;
+        }
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// Entries with at most this many fields find repeated names without a hash map.
+const FEW_FIELDS: usize = 16;
+
+fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), Error> {
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    write_json_string(out, name)?;
+    out.push(b':');
+    write_json_string(out, &String::from_utf8_lossy(value))
 }
 
 fn write_json_string(out: &mut Vec<u8>, text: &str) -> Result<(), Error> {
@@ -144,6 +164,49 @@ mod tests {
                 "": "empty name",
                 "e": ""
             })
+        );
+    }
+
+    #[test]
+    fn many_fields_take_the_hash_map_and_give_the_same_object() {
+        let mut pairs: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("f{}", i % 25), format!("v{i}")))
+            .collect();
+        pairs.push(("\u{fffd}".into(), "lossy twin".into()));
+        let mut f: Vec<(Vec<u8>, Vec<u8>)> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect();
+        f.push((b"\xff".to_vec(), b"last".to_vec()));
+        let many = entry_json(&f).unwrap();
+        // The same rule, field by field: first position, last value.
+        let mut expected = String::from("{");
+        let mut seen = Vec::new();
+        for (i, (name, _)) in f.iter().enumerate() {
+            let name = String::from_utf8_lossy(name).to_string();
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name.clone());
+            let winner = f
+                .iter()
+                .rposition(|(n, _)| String::from_utf8_lossy(n) == name)
+                .unwrap_or(i);
+            if expected.len() > 1 {
+                expected.push(',');
+            }
+            expected.push_str(&serde_json::to_string(&name).unwrap());
+            expected.push(':');
+            let value = String::from_utf8_lossy(&f[winner].1).to_string();
+            expected.push_str(&serde_json::to_string(&value).unwrap());
+        }
+        expected.push('}');
+        assert_eq!(String::from_utf8(many).unwrap(), expected);
+        // And a few fields (the pairwise path) agree with it on a prefix.
+        let few = entry_json(&f[..6]).unwrap();
+        assert_eq!(
+            json_of(&few),
+            json_of(br#"{"f0":"v0","f1":"v1","f2":"v2","f3":"v3","f4":"v4","f5":"v5"}"#)
         );
     }
 
