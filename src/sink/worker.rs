@@ -115,8 +115,6 @@ struct Filler<'a> {
     consumer: &'a BaseConsumer<SinkContext>,
     mapper: Mapper,
     on_cluster: bool,
-    /// Batches alive at once: each gets this share of `kafka.sink-batch-max-bytes`.
-    batches_alive: usize,
 }
 
 struct Worker<'a> {
@@ -180,7 +178,6 @@ impl<'a> Worker<'a> {
             consumer: self.consumer,
             mapper: Mapper::new(self.spec),
             on_cluster: self.on_cluster,
-            batches_alive: if self.on_cluster { 1 } else { 2 },
         };
         if self.on_cluster {
             self.run_in_turns(filler)
@@ -701,7 +698,9 @@ impl Filler<'_> {
     /// Polls up to a batch of records (waiting at most `POLL_WAIT` for the first) and maps them.
     fn fill(&mut self, batch: &mut Batch) {
         batch.clear();
-        let max_bytes = settings::sink_batch_max_bytes() / self.batches_alive;
+        // Pipelined, two batches are alive at once: each gets half of the bound.
+        let batches_alive = if self.on_cluster { 1 } else { 2 };
+        let max_bytes = settings::sink_batch_max_bytes() / batches_alive;
         let mut wait = POLL_WAIT;
         while batch.pending.len() < MAX_BATCH && batch.bytes < max_bytes {
             match self.consumer.poll(wait) {
