@@ -384,6 +384,19 @@ fn a_panic_fails_one_bridge_and_redis_keeps_serving(binary: std::path::PathBuf) 
         error.starts_with("ERR") && error.contains("panicked"),
         "{error}"
     );
+    // Counting allocations needs a build made for it (make bench); this one refuses, by name.
+    for args in [
+        &["ALLOCATIONS"][..],
+        &["allocations", "\u{0}", "\u{ff}"][..],
+    ] {
+        let mut line = vec!["KAFKA.DEBUG"];
+        line.extend_from_slice(args);
+        let error = cmd_err(&mut conn, &line);
+        assert!(
+            error.starts_with("ERR") && error.contains("count-allocations"),
+            "{error}"
+        );
+    }
     cmd::<String>(&mut conn, &["KAFKA.DEBUG", "PANIC-EVENT"]);
     wait_until("event panic logged", DEADLINE, || {
         redis.log().contains("server event panicked")
