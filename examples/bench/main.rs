@@ -12,6 +12,7 @@ mod config;
 mod kafka;
 mod keys_source;
 mod probes;
+mod scaling;
 mod servers;
 mod sink;
 mod source;
@@ -92,6 +93,7 @@ struct Runs {
     source: Vec<source::SourceRun>,
     keys: Vec<keys_source::KeysRun>,
     raw_produce: Vec<f64>,
+    scaling: Vec<scaling::ScalingRun>,
     /// Allocations per record by measurement, from the counting build (first round only).
     allocations: Vec<(String, f64)>,
 }
@@ -132,6 +134,7 @@ fn prepare_topics(ctx: &Ctx) {
     kafka::create_topic(&bootstrap, TOPIC_QUARTER, cfg.partitions);
     kafka::produce_workload(&bootstrap, TOPIC, cfg.records, ctx.workload);
     kafka::produce_workload(&bootstrap, TOPIC_QUARTER, cfg.quarter(), ctx.workload);
+    scaling::prepare_topics(ctx);
     progress(&format!(
         "workload produced in {:.1} s",
         start.elapsed().as_secs_f64()
@@ -225,6 +228,23 @@ fn run_round(ctx: &Ctx, round: usize, runs: &mut Runs) {
         micros(keys.set_with.p99)
     ));
     runs.keys.push(keys);
+
+    let scale = scaling::scaling(ctx);
+    let rates = |r: &[scaling::Rates]| -> Vec<String> {
+        r.iter()
+            .map(|r| format!("{}/{}", count(r.from_create), count(r.moving)))
+            .collect()
+    };
+    let by_partitions: Vec<scaling::Rates> = scale.by_partitions.iter().map(|p| p.0).collect();
+    progress(&format!(
+        "{tag} scaling (from CREATE/moving): partitions {:?}; tasks {:?}; \
+         peak RSS MiB sink {:?}, source {:?}",
+        rates(&by_partitions),
+        rates(&scale.by_tasks),
+        scale.sink_rss,
+        scale.source_rss
+    ));
+    runs.scaling.push(scale);
 
     if round == 1 {
         if let Some(module) = &cfg.counting_module {
@@ -482,12 +502,78 @@ fn rows(cfg: &Config, runs: &Runs) -> Vec<Row> {
             mib(src(|s| s.rss_mib)),
         ),
     ]);
+    rows.extend(scaling_rows(cfg, &runs.scaling));
     for (what, per_record) in &runs.allocations {
         rows.push(Row::plain(
             &format!("Rust heap allocations per record, {what}"),
             format!("{per_record:.2}"),
         ));
     }
+    rows
+}
+
+/// Target 5: throughput by partitions and tasks, and RSS per in-flight byte.
+fn scaling_rows(cfg: &Config, runs: &[scaling::ScalingRun]) -> Vec<Row> {
+    let of =
+        |f: &dyn Fn(&scaling::ScalingRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    let quarter = count(cfg.quarter() as f64);
+    let mut rows = Vec::new();
+    for (i, partitions) in scaling::PARTITIONS.iter().enumerate() {
+        let sink = of(&|r| r.by_partitions[i].0.from_create);
+        let raw = of(&|r| r.by_partitions[i].1);
+        rows.push(Row::new(
+            &format!("sink STRING rec/s, {partitions} partition(s), N/4={quarter}"),
+            count(sink),
+            format!("raw consume (tuned) {}", count(raw)),
+            ratio(sink, raw, Target::None),
+        ));
+    }
+    let one_task = of(&|r| r.by_tasks[0].from_create);
+    let one_task_moving = of(&|r| r.by_tasks[0].moving);
+    for (i, tasks) in scaling::TASKS.iter().enumerate() {
+        let rate = of(&|r| r.by_tasks[i].from_create);
+        rows.push(Row::new(
+            &format!("sink STRING rec/s, TASKS {tasks} (from CREATE)"),
+            count(rate),
+            format!("TASKS 1 {}", count(one_task)),
+            ratio(rate, one_task, Target::None),
+        ));
+        let moving = of(&|r| r.by_tasks[i].moving);
+        rows.push(Row::new(
+            &format!("sink STRING rec/s, TASKS {tasks} (while records move)"),
+            count(moving),
+            format!("TASKS 1 {}", count(one_task_moving)),
+            ratio(moving, one_task_moving, Target::None),
+        ));
+    }
+    let [low, high] = scaling::INFLIGHT_KIB;
+    let span_mib = (high - low) as f64 / 1024.0;
+    let per_byte = |what: &str, bound: &str, rss: &dyn Fn(&scaling::ScalingRun) -> &Vec<f64>| {
+        let (small, large) = (of(&|r| rss(r)[0]), of(&|r| rss(r)[1]));
+        Row::plain(
+            &format!(
+                "{what}: peak RSS per byte of {bound} ({} → {} MiB)",
+                low / 1024,
+                high / 1024
+            ),
+            format!(
+                "{:.2} B ({} → {} MiB)",
+                (large - small) / span_mib,
+                mib(small),
+                mib(large)
+            ),
+        )
+    };
+    rows.push(per_byte(
+        "sink STRING (N)",
+        "queued.max.messages.kbytes",
+        &|r| &r.sink_rss,
+    ));
+    rows.push(per_byte(
+        "source backfill (N)",
+        "kafka.source-inflight-max-bytes",
+        &|r| &r.source_rss,
+    ));
     rows
 }
 

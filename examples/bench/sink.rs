@@ -89,6 +89,18 @@ fn gil_wait_max_ms(conn: &mut Connection) -> f64 {
 /// `KAFKA.SINK.CREATE b TOPICS <topic> TYPE <type> KEY b:${key} GROUP <unique>`, plus
 /// `CONFIG <name> <value>` for each BENCH_CONSUMER_CONFIG property.
 pub fn create_sink(ctx: &Ctx, conn: &mut Connection, sink_type: &str, topic: &str, group: &str) {
+    create_sink_with(ctx, conn, sink_type, topic, group, &[]);
+}
+
+/// `create_sink` with more CREATE arguments after the others.
+pub fn create_sink_with(
+    ctx: &Ctx,
+    conn: &mut Connection,
+    sink_type: &str,
+    topic: &str,
+    group: &str,
+    extra: &[&str],
+) {
     let group = ctx.unique(group);
     let mut cmd = redis::cmd("KAFKA.SINK.CREATE");
     cmd.arg("b")
@@ -104,6 +116,7 @@ pub fn create_sink(ctx: &Ctx, conn: &mut Connection, sink_type: &str, topic: &st
     for (name, value) in &ctx.cfg.consumer_config {
         cmd.arg("CONFIG").arg(name).arg(value);
     }
+    cmd.arg(extra);
     let reply: String = cmd
         .query(conn)
         .unwrap_or_else(|e| panic!("KAFKA.SINK.CREATE b TYPE {sink_type}: {e}"));

@@ -36,12 +36,7 @@ pub fn source(ctx: &Ctx) -> SourceRun {
     let fill = xadd_pipelined(&mut conn, workload, cfg.records);
 
     let start = Instant::now();
-    let reply: String = redis::cmd("KAFKA.SOURCE.CREATE")
-        .arg(&["s", "STREAMS", "src:*", "FROM", "BEGINNING", "PARTITIONS"])
-        .arg(cfg.partitions)
-        .query(&mut conn)
-        .unwrap_or_else(|e| panic!("KAFKA.SOURCE.CREATE s: {e}"));
-    assert_eq!(reply, "OK", "KAFKA.SOURCE.CREATE replied {reply}");
+    create_source(&mut conn, cfg.partitions);
     wait_records(&mut conn, "s", cfg.records);
     let forwarded = start.elapsed().as_secs_f64();
 
@@ -71,4 +66,39 @@ pub fn source(ctx: &Ctx) -> SourceRun {
         xadd_with: Latency::of(&with),
         rss_mib,
     }
+}
+
+/// Peak RSS MiB of a redis-server whose source backfills N entries `FROM BEGINNING` with
+/// `kafka.source-inflight-max-bytes` at `kib` KiB.
+pub fn backfill_rss(ctx: &Ctx, kib: usize) -> f64 {
+    let (cfg, workload) = (ctx.cfg, ctx.workload);
+    let redis = ctx.redis_with_module();
+    let mut conn = redis.conn();
+    xadd_pipelined(&mut conn, workload, cfg.records);
+    redis::cmd("CONFIG")
+        .arg(&["SET", "kafka.source-inflight-max-bytes"])
+        .arg(format!("{kib}kb"))
+        .query::<()>(&mut conn)
+        .expect("CONFIG SET kafka.source-inflight-max-bytes");
+    create_source(&mut conn, cfg.partitions);
+    wait_records(&mut conn, "s", cfg.records);
+    let rss_mib = redis.peak_rss_mib();
+    drop(conn);
+    drop(redis);
+    let topics = workload.source_topics();
+    delete_topics(
+        &ctx.tansu.bootstrap(),
+        &topics.each_ref().map(String::as_str),
+    );
+    rss_mib
+}
+
+/// `KAFKA.SOURCE.CREATE s STREAMS src:* FROM BEGINNING PARTITIONS <partitions>`.
+fn create_source(conn: &mut redis::Connection, partitions: i32) {
+    let reply: String = redis::cmd("KAFKA.SOURCE.CREATE")
+        .arg(&["s", "STREAMS", "src:*", "FROM", "BEGINNING", "PARTITIONS"])
+        .arg(partitions)
+        .query(conn)
+        .unwrap_or_else(|e| panic!("KAFKA.SOURCE.CREATE s: {e}"));
+    assert_eq!(reply, "OK", "KAFKA.SOURCE.CREATE replied {reply}");
 }
