@@ -548,14 +548,10 @@ fn scaling_rows(cfg: &Config, runs: &[scaling::ScalingRun]) -> Vec<Row> {
     }
     let [low, high] = scaling::INFLIGHT_KIB;
     let span_mib = (high - low) as f64 / 1024.0;
-    let per_byte = |what: &str, bound: &str, rss: &dyn Fn(&scaling::ScalingRun) -> &Vec<f64>| {
+    let per_byte = |what: &str, rss: &dyn Fn(&scaling::ScalingRun) -> &Vec<f64>| {
         let (small, large) = (of(&|r| rss(r)[0]), of(&|r| rss(r)[1]));
         Row::plain(
-            &format!(
-                "{what}: peak RSS per byte of {bound} ({} → {} MiB)",
-                low / 1024,
-                high / 1024
-            ),
+            &format!("{what} ({} → {} MiB)", low / 1024, high / 1024),
             format!(
                 "{:.2} B ({} → {} MiB)",
                 (large - small) / span_mib,
@@ -565,13 +561,11 @@ fn scaling_rows(cfg: &Config, runs: &[scaling::ScalingRun]) -> Vec<Row> {
         )
     };
     rows.push(per_byte(
-        "sink STRING (N)",
-        "queued.max.messages.kbytes",
+        "sink STRING (N): peak RSS per byte of queued.max.messages.kbytes",
         &|r| &r.sink_rss,
     ));
     rows.push(per_byte(
-        "source backfill (N)",
-        "kafka.source-inflight-max-bytes",
+        "source backfill (N): RSS growth per byte of kafka.source-inflight-max-bytes",
         &|r| &r.source_rss,
     ));
     rows

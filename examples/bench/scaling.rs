@@ -49,7 +49,7 @@ pub struct ScalingRun {
     pub by_tasks: Vec<Rates>,
     /// Peak RSS MiB of a STRING sink over N records, by `INFLIGHT_KIB` prefetch.
     pub sink_rss: Vec<f64>,
-    /// Peak RSS MiB of a source backfilling N entries, by `INFLIGHT_KIB` in-flight bound.
+    /// MiB a source's backfill of N entries adds to RSS, by `INFLIGHT_KIB` in-flight bound.
     pub source_rss: Vec<f64>,
 }
 
@@ -77,7 +77,8 @@ pub fn scaling(ctx: &Ctx) -> ScalingRun {
     }
     for kib in INFLIGHT_KIB {
         run.sink_rss.push(sink_rss(ctx, kib));
-        run.source_rss.push(crate::source::backfill_rss(ctx, kib));
+        run.source_rss
+            .push(crate::source::backfill_rss_growth(ctx, kib));
     }
     run
 }

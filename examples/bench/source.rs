@@ -68,9 +68,9 @@ pub fn source(ctx: &Ctx) -> SourceRun {
     }
 }
 
-/// Peak RSS MiB of a redis-server whose source backfills N entries `FROM BEGINNING` with
-/// `kafka.source-inflight-max-bytes` at `kib` KiB.
-pub fn backfill_rss(ctx: &Ctx, kib: usize) -> f64 {
+/// How far RSS (MiB) rises above what the N stream entries take while a source backfills them
+/// `FROM BEGINNING` with `kafka.source-inflight-max-bytes` at `kib` KiB.
+pub fn backfill_rss_growth(ctx: &Ctx, kib: usize) -> f64 {
     let (cfg, workload) = (ctx.cfg, ctx.workload);
     let redis = ctx.redis_with_module();
     let mut conn = redis.conn();
@@ -80,9 +80,11 @@ pub fn backfill_rss(ctx: &Ctx, kib: usize) -> f64 {
         .arg(format!("{kib}kb"))
         .query::<()>(&mut conn)
         .expect("CONFIG SET kafka.source-inflight-max-bytes");
+    let before = redis.rss_mib();
+    redis.reset_peak_rss();
     create_source(&mut conn, cfg.partitions);
     wait_records(&mut conn, "s", cfg.records);
-    let rss_mib = redis.peak_rss_mib();
+    let rss_mib = redis.peak_rss_mib() - before;
     drop(conn);
     drop(redis);
     let topics = workload.source_topics();
