@@ -126,6 +126,102 @@ fn topic_and_key_templates_and_sanitized_names() {
     assert_eq!(value, serde_json::json!({"user": "ann", "page": "/"}));
 }
 
+/// The fields of entry `i` in `entries_of_every_shape_keep_their_own_fields`, and the JSON
+/// object the source must send for them.
+fn shaped_entry(i: usize) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
+    let n = ("n".to_string(), i.to_string().into_bytes());
+    let field = |name: &str, value: &[u8]| (name.to_string(), value.to_vec());
+    let (fields, expected) = match i % 6 {
+        0 => (
+            vec![
+                n,
+                field("a", b"1"),
+                field("b", b"2"),
+                field("c", b"3"),
+                field("d", b"4"),
+            ],
+            serde_json::json!({"n": i.to_string(), "a": "1", "b": "2", "c": "3", "d": "4"}),
+        ),
+        1 => (vec![n], serde_json::json!({"n": i.to_string()})),
+        2 => (
+            vec![n, field("x", b"first"), field("x", b"last")],
+            serde_json::json!({"n": i.to_string(), "x": "last"}),
+        ),
+        // Past what the source keeps for reuse (4 KiB), and small enough for the mock broker,
+        // which keeps at most 5 MB per partition.
+        3 => (
+            vec![n, field("big", "y".repeat(5_000).as_bytes())],
+            serde_json::json!({"n": i.to_string(), "big": "y".repeat(5_000)}),
+        ),
+        4 => (
+            vec![n, field("empty", b"")],
+            serde_json::json!({"n": i.to_string(), "empty": ""}),
+        ),
+        _ => (
+            vec![n, field("bin", b"\xff\xfe")],
+            serde_json::json!({"n": i.to_string(), "bin": "\u{fffd}\u{fffd}"}),
+        ),
+    };
+    (fields, expected)
+}
+
+/// The source reuses its record and field buffers from entry to entry: entries of changing
+/// shapes (more and fewer fields, repeated names, a value past what it keeps, empty and
+/// binary values) on two alternating streams must each arrive with exactly their own fields,
+/// topic, key and headers, within one read and across reads.
+#[test]
+fn entries_of_every_shape_keep_their_own_fields() {
+    let kafka = MockKafka::new();
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    let add = |conn: &mut redis::Connection, i: usize| {
+        let (fields, _) = shaped_entry(i);
+        let mut command = redis::cmd("XADD");
+        command.arg(format!("mix:{}", ["a", "b"][i % 2])).arg("*");
+        for (name, value) in fields {
+            command.arg(name).arg(value);
+        }
+        command.query::<String>(conn).expect("XADD");
+    };
+    // More than one read's worth before the source starts, then more while it runs.
+    for i in 0..3000 {
+        add(&mut conn, i);
+    }
+    create_source(
+        &mut conn,
+        &kafka.bootstrap(),
+        "mix",
+        &["STREAMS", "mix:*", "FROM", "BEGINNING"],
+    );
+    wait_until("backlog forwarded", DEADLINE, || {
+        records(&mut conn, "mix") == 3000
+    });
+    for i in 3000..3600 {
+        add(&mut conn, i);
+    }
+    wait_until("live entries forwarded", DEADLINE, || {
+        records(&mut conn, "mix") == 3600
+    });
+    for (name, parity) in [("a", 0), ("b", 1)] {
+        let messages = consume(&kafka.bootstrap(), &format!("mix_{name}"), 1800);
+        assert_eq!(messages.len(), 1800);
+        let mut last = None;
+        for m in &messages {
+            let value: serde_json::Value =
+                serde_json::from_slice(m.value.as_deref().unwrap()).unwrap();
+            let i: usize = value["n"].as_str().unwrap().parse().unwrap();
+            assert_eq!(i % 2, parity, "entry {i} on the topic of mix:{name}");
+            assert!(last.is_none_or(|l| l < i), "entry {i} after {last:?}");
+            last = Some(i);
+            assert_eq!(value, shaped_entry(i).1, "entry {i}");
+            let stream = format!("mix:{name}");
+            assert_eq!(m.key.as_deref(), Some(stream.as_bytes()), "entry {i}");
+            assert_eq!(m.header("redis.stream").as_deref(), Some(stream.as_str()));
+            assert!(m.header("redis.id").is_some_and(|id| id.contains('-')));
+        }
+    }
+}
+
 fn pause_keeps_entries_in_the_stream_and_resume_forwards_them_in_order(binary: PathBuf) {
     let kafka = MockKafka::new();
     let redis = RedisServer::start_with(ServerOptions {

@@ -7,7 +7,6 @@ use crate::kafka::client_error::ClientErrors;
 use crate::kafka::config;
 use crate::kafka::delivery::is_permanent;
 use crate::kafka::log;
-use crate::source::record::OutRecord;
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -97,21 +96,6 @@ impl Forwarder {
             .create_with_context(acks)
             .map_err(|e| Error::Kafka(format!("creating producer: {e}")))?;
         Ok(Forwarder { producer })
-    }
-
-    pub fn send(&self, record: &OutRecord, sequence: usize) -> Sent {
-        let headers: Vec<(&str, &[u8])> = record
-            .headers
-            .iter()
-            .map(|(key, value)| (*key, value.as_slice()))
-            .collect();
-        self.send_parts(
-            &record.topic,
-            &record.key,
-            Some(&record.value),
-            &headers,
-            sequence,
-        )
     }
 
     /// Sends one record; a `None` value is a tombstone.

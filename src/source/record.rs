@@ -43,6 +43,49 @@ pub fn map_entry(
     })
 }
 
+/// One source's record buffers, reused from entry to entry: the hot path allocates nothing for
+/// the value, and renders a topic or key whose template reads only `${stream}` once per stream.
+#[derive(Default)]
+pub struct EntryRecord {
+    pub topic: String,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    /// The stream `topic` and `key` were rendered for, when their templates are per stream.
+    topic_of: Option<Vec<u8>>,
+    key_of: Option<Vec<u8>>,
+    scratch: Vec<u8>,
+}
+
+impl EntryRecord {
+    /// Maps one stream entry as [`map_entry`] does, into these buffers; the headers are the
+    /// stream and the ID themselves. On an error the buffers hold nothing meaningful.
+    pub fn map(
+        &mut self,
+        spec_topic: &SourceTemplate,
+        spec_key: &SourceTemplate,
+        stream: &[u8],
+        id: &[u8],
+        fields: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<(), Error> {
+        if !rendered_for(&self.topic_of, spec_topic, stream) {
+            self.topic_of = None;
+            spec_topic.render_into(stream, id, fields, &mut self.scratch)?;
+            self.topic = kafka_topic_name(&self.scratch);
+            self.topic_of = spec_topic.per_stream().then(|| stream.to_vec());
+        }
+        if !rendered_for(&self.key_of, spec_key, stream) {
+            self.key_of = None;
+            spec_key.render_into(stream, id, fields, &mut self.key)?;
+            self.key_of = spec_key.per_stream().then(|| stream.to_vec());
+        }
+        entry_json_into(fields, &mut self.value)
+    }
+}
+
+fn rendered_for(of: &Option<Vec<u8>>, template: &SourceTemplate, stream: &[u8]) -> bool {
+    template.per_stream() && of.as_deref() == Some(stream)
+}
+
 /// The entry's fields as one compact JSON object whose names and values are all JSON strings,
 /// in the entry's field order: `{"name":"ann","age":"31"}`.
 ///
@@ -54,8 +97,16 @@ pub fn map_entry(
 ///   pairs in order to a JSON object). Names are compared after the lossy conversion, so the
 ///   object never carries a duplicate name.
 pub fn entry_json(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    entry_json_into(fields, &mut out)?;
+    Ok(out)
+}
+
+/// [`entry_json`] into `out`, cleared first.
+pub fn entry_json_into(fields: &[(Vec<u8>, Vec<u8>)], out: &mut Vec<u8>) -> Result<(), Error> {
+    out.clear();
     let size: usize = fields.iter().map(|(n, v)| n.len() + v.len() + 6).sum();
-    let mut out = Vec::with_capacity(size + 2);
+    out.reserve(size + 2);
     out.push(b'{');
     if fields.len() <= FEW_FIELDS {
         // Few fields: comparing names pairwise allocates nothing (valid UTF-8 is borrowed).
@@ -66,7 +117,7 @@ pub fn entry_json(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>, Error> {
                 continue;
             }
             let winner = fields[i..].iter().rposition(same).map_or(i, |k| i + k);
-            push_field(&mut out, &name, &fields[winner].1)?;
+            push_field(out, &name, &fields[winner].1)?;
         }
     } else {
         let names: Vec<Cow<'_, str>> = fields
@@ -82,11 +133,11 @@ pub fn entry_json(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>, Error> {
             let Some(winner) = last.remove(name.as_ref()) else {
                 continue;
             };
-            push_field(&mut out, name, &fields[winner].1)?;
+            push_field(out, name, &fields[winner].1)?;
         }
     }
     out.push(b'}');
-    Ok(out)
+    Ok(())
 }
 
 /// Entries with at most this many fields find repeated names without a hash map.
@@ -269,5 +320,54 @@ mod tests {
         assert!(err.contains("no field 'customer'"), "{err}");
         let err = map_entry(&t("${field.region}"), &t("k"), b"s", b"5-2", &f).unwrap_err();
         assert!(err.contains("no field 'region'"), "{err}");
+    }
+
+    #[test]
+    fn reused_buffers_give_what_map_entry_gives_entry_after_entry() {
+        // Streams alternate, templates of every kind, an entry that fails in between: each
+        // mapping must equal a fresh map_entry, so no stream's topic or key leaks to the next.
+        let templates = [
+            "${stream}",
+            "lit",
+            "t.${stream}.x",
+            "${field.region}",
+            "${stream}@${id}",
+            "${stream}/${field.region}",
+        ];
+        let entries = [
+            (
+                &b"orders:1"[..],
+                &b"1-1"[..],
+                fields(&[("region", "eu"), ("n", "1")]),
+            ),
+            (b"orders:1", b"1-2", fields(&[("region", "us"), ("n", "2")])),
+            (b"orders:2", b"1-3", fields(&[("n", "3")])),
+            (
+                b"\xff\x00",
+                b"1-4",
+                fields(&[("region", "a b"), ("region", "z")]),
+            ),
+            (b"orders:1", b"1-5", fields(&[("region", "eu"), ("n", "5")])),
+            (b"orders:2", b"1-6", fields(&[("region", "x/y")])),
+        ];
+        for topic in templates {
+            for key in templates {
+                let (topic, key) = (t(topic), t(key));
+                let mut record = EntryRecord::default();
+                for (stream, id, f) in &entries {
+                    let expected = map_entry(&topic, &key, stream, id, f);
+                    let got = record.map(&topic, &key, stream, id, f);
+                    match expected {
+                        Ok(expected) => {
+                            assert!(got.is_ok(), "{got:?}");
+                            assert_eq!(record.topic, expected.topic);
+                            assert_eq!(record.key, expected.key);
+                            assert_eq!(record.value, expected.value);
+                        }
+                        Err(expected) => assert_eq!(got.unwrap_err(), expected),
+                    }
+                }
+            }
+        }
     }
 }

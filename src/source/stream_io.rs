@@ -4,11 +4,14 @@
 use crate::error::{Error, Refusal};
 use crate::spec::glob::glob_match;
 use crate::spec::source::parse_stream_id;
-use redis_module::{raw, CallOptions, CallReply, CallResult, Context, KeyType};
+use redis_module::{raw, CallOptions, CallReply, CallResult, Context, KeyType, RedisString};
+
+/// An entry's fields, in stream order.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
 pub struct Entry {
     pub id: String,
-    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+    pub fields: Fields,
 }
 
 impl Entry {
@@ -20,6 +23,47 @@ impl Entry {
                 .iter()
                 .map(|(n, v)| n.len() + v.len())
                 .sum::<usize>()
+    }
+}
+
+/// The fields of entries already sent, kept to read the next entries into: a read then
+/// allocates only where a name or value outgrows the buffer it reuses.
+#[derive(Default)]
+pub struct FieldBuffers(Vec<Fields>);
+
+/// Most field vectors kept: about one slice's entries.
+const KEPT_FIELDS: usize = 2000;
+/// A field vector holding more than this is dropped, not kept: one huge entry must not pin
+/// its memory for the rest of the run.
+const KEPT_FIELDS_BYTES: usize = 4096;
+
+impl FieldBuffers {
+    pub fn give_back(&mut self, fields: Fields) {
+        let held: usize = fields
+            .iter()
+            .map(|(n, v)| n.capacity() + v.capacity())
+            .sum();
+        if self.0.len() < KEPT_FIELDS && held <= KEPT_FIELDS_BYTES {
+            self.0.push(fields);
+        }
+    }
+
+    /// `from`'s names and values as bytes, in a kept vector when there is one.
+    fn copy(&mut self, from: &[(RedisString, RedisString)]) -> Fields {
+        let mut fields = self.0.pop().unwrap_or_default();
+        fields.truncate(from.len());
+        for (i, (name, value)) in from.iter().enumerate() {
+            match fields.get_mut(i) {
+                Some((n, v)) => {
+                    n.clear();
+                    n.extend_from_slice(name.as_slice());
+                    v.clear();
+                    v.extend_from_slice(value.as_slice());
+                }
+                None => fields.push((name.as_slice().to_vec(), value.as_slice().to_vec())),
+            }
+        }
+        fields
     }
 }
 
@@ -127,7 +171,7 @@ fn key_type(ctx: &Context, options: &CallOptions, key: &[u8]) -> Option<Vec<u8>>
 
 /// Up to `count` entries and about `max_bytes` (at least one entry) of `stream` from `start`
 /// (exclusive unless `inclusive`), read with the stream iterator API: no RESP reply is built
-/// and parsed, unlike XRANGE through RM_Call.
+/// and parsed, unlike XRANGE through RM_Call. Fields are copied into `buffers`' vectors.
 pub fn read_entries(
     ctx: &Context,
     stream: &[u8],
@@ -135,6 +179,7 @@ pub fn read_entries(
     inclusive: bool,
     count: usize,
     max_bytes: usize,
+    buffers: &mut FieldBuffers,
 ) -> Result<Read, Error> {
     let (ms, seq) = parse_stream_id(start)
         .ok_or_else(|| Error::Internal(format!("bad stream ID '{start}'")))?;
@@ -165,11 +210,7 @@ pub fn read_entries(
     for record in records {
         let entry = Entry {
             id: format!("{}-{}", record.id.ms, record.id.seq),
-            fields: record
-                .fields
-                .iter()
-                .map(|(name, value)| (name.as_slice().to_vec(), value.as_slice().to_vec()))
-                .collect(),
+            fields: buffers.copy(&record.fields),
         };
         bytes += entry.bytes();
         read.entries.push(entry);

@@ -19,9 +19,9 @@ use crate::settings;
 use crate::source::begin::begin;
 use crate::source::forward::{Failure, Forwarder, Sent};
 use crate::source::placement::Placement;
-use crate::source::record::{entry_json, map_entry, ID_HEADER, STREAM_HEADER};
+use crate::source::record::{entry_json, map_entry, EntryRecord, ID_HEADER, STREAM_HEADER};
 use crate::source::shared::{SourceShared, StreamProgress};
-use crate::source::stream_io::{self, Entry, Read};
+use crate::source::stream_io::{self, Entry, FieldBuffers, Read};
 use crate::source::topics::TopicMaker;
 use crate::spec::options::OnError;
 use crate::spec::source::SourceSpec;
@@ -83,6 +83,8 @@ pub fn run(
         run: &run,
         gil: &gil,
         forwarder,
+        record: EntryRecord::default(),
+        field_buffers: FieldBuffers::default(),
         topics,
         placement,
         rescan: None,
@@ -188,6 +190,9 @@ struct SourceWorker<'a> {
     run: &'a Run,
     gil: &'a Gil,
     forwarder: Forwarder,
+    /// Buffers of the record being sent, reused from entry to entry.
+    record: EntryRecord,
+    field_buffers: FieldBuffers,
     topics: TopicMaker,
     placement: Placement,
     /// SCAN cursor of a search for streams whose slots this node started serving.
@@ -408,72 +413,95 @@ impl<'a> SourceWorker<'a> {
 
     /// Reads one slice of entries and queues them to the producer; false if stopped.
     fn read_and_send(&mut self) -> bool {
-        let Some(entries) = self.read_slice() else {
+        let Some(reads) = self.read_slice() else {
             return false;
         };
-        for (stream, entry) in entries {
-            if self.run.stopping() {
-                return false;
-            }
-            let sequence = self.next_sequence;
-            self.next_sequence = self.next_sequence.wrapping_add(1);
-            let bytes = entry.bytes();
-            self.in_flight += 1;
-            self.in_flight_bytes += bytes;
-            let mapped = map_entry(
-                &self.spec.topic,
-                &self.spec.key,
-                &stream,
-                entry.id.as_bytes(),
-                &entry.fields,
-            );
-            if let Err(e) = &mapped {
-                // Settled by the ON-ERROR policy, in stream order, like a refused delivery.
-                let failure = Failure {
-                    message: e.to_string(),
-                    permanent: true,
-                };
-                self.outcomes.insert(sequence, Resolution::Failed(failure));
-            }
-            if let Some(state) = self.streams.get_mut(&stream) {
-                state.in_flight.push_back(InFlight {
-                    sequence,
-                    id: entry.id,
-                    bytes,
-                });
-            }
-            let Ok(record) = mapped else {
-                continue;
-            };
-            let forwarder = &self.forwarder;
-            if let Err(e) = self.topics.ensure(
-                &record.topic,
-                |t| forwarder.topic_exists(t),
-                self.run.flag(),
-            ) {
-                self.shared.life.set_last_error(e);
-            }
-            loop {
-                match self.forwarder.send(&record, sequence) {
-                    Sent::Queued => break,
-                    Sent::Refused(failure) => {
-                        self.outcomes.insert(sequence, Resolution::Failed(failure));
-                        break;
-                    }
-                    Sent::Full => {
-                        if self.run.stopping() {
-                            return false;
-                        }
-                        self.collect_reports(Duration::from_millis(5));
-                    }
+        for (stream, entries) in reads {
+            for entry in entries {
+                if self.run.stopping() || !self.send_entry(&stream, entry) {
+                    return false;
                 }
             }
         }
         true
     }
 
+    /// Maps one entry and queues it to the producer; false if stopped while librdkafka's
+    /// queue was full.
+    fn send_entry(&mut self, stream: &[u8], entry: Entry) -> bool {
+        let sequence = self.next_sequence;
+        self.next_sequence = self.next_sequence.wrapping_add(1);
+        let bytes = entry.bytes();
+        self.in_flight += 1;
+        self.in_flight_bytes += bytes;
+        let mapped = self.record.map(
+            &self.spec.topic,
+            &self.spec.key,
+            stream,
+            entry.id.as_bytes(),
+            &entry.fields,
+        );
+        self.field_buffers.give_back(entry.fields);
+        let queued = match mapped {
+            Ok(()) => self.forward(stream, &entry.id, sequence),
+            Err(e) => {
+                // Settled by the ON-ERROR policy, in stream order, like a refused delivery.
+                let failure = Failure {
+                    message: e.to_string(),
+                    permanent: true,
+                };
+                self.outcomes.insert(sequence, Resolution::Failed(failure));
+                true
+            }
+        };
+        if let Some(state) = self.streams.get_mut(stream) {
+            state.in_flight.push_back(InFlight {
+                sequence,
+                id: entry.id,
+                bytes,
+            });
+        }
+        queued
+    }
+
+    /// Queues the record last mapped into `self.record`, with the stream and ID as headers.
+    fn forward(&mut self, stream: &[u8], id: &str, sequence: usize) -> bool {
+        let forwarder = &self.forwarder;
+        if let Err(e) = self.topics.ensure(
+            &self.record.topic,
+            |t| forwarder.topic_exists(t),
+            self.run.flag(),
+        ) {
+            self.shared.life.set_last_error(e);
+        }
+        let headers: [(&str, &[u8]); 2] = [(STREAM_HEADER, stream), (ID_HEADER, id.as_bytes())];
+        loop {
+            let record = &self.record;
+            let sent = self.forwarder.send_parts(
+                &record.topic,
+                &record.key,
+                Some(&record.value),
+                &headers,
+                sequence,
+            );
+            match sent {
+                Sent::Queued => return true,
+                Sent::Refused(failure) => {
+                    self.outcomes.insert(sequence, Resolution::Failed(failure));
+                    return true;
+                }
+                Sent::Full => {
+                    if self.run.stopping() {
+                        return false;
+                    }
+                    self.collect_reports(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
     /// Up to MAX_BATCH entries from dirty streams, read under one lock hold; None if stopped.
-    fn read_slice(&mut self) -> Option<Vec<(Vec<u8>, Entry)>> {
+    fn read_slice(&mut self) -> Option<Vec<(Vec<u8>, Vec<Entry>)>> {
         let guard = self.lock()?;
         let flags = guard.get_flags();
         if !flags.contains(ContextFlags::MASTER) || flags.contains(ContextFlags::LOADING) {
@@ -490,10 +518,11 @@ impl<'a> SourceWorker<'a> {
         let budget = MAX_BATCH.min(MAX_IN_FLIGHT - self.in_flight);
         let mut bytes_budget =
             settings::source_inflight_max_bytes().saturating_sub(self.in_flight_bytes);
-        let mut entries: Vec<(Vec<u8>, Entry)> = Vec::new();
+        let mut reads: Vec<(Vec<u8>, Vec<Entry>)> = Vec::new();
+        let mut entries = 0;
         let streams_now = self.dirty.len();
         let mut visited = 0;
-        while entries.len() < budget
+        while entries < budget
             && bytes_budget > 0
             && visited < streams_now
             && started.elapsed() < READ_SLICE
@@ -508,7 +537,7 @@ impl<'a> SourceWorker<'a> {
                 self.forget_stream(&stream);
                 continue;
             }
-            let want = PER_STREAM.min(budget - entries.len());
+            let want = PER_STREAM.min(budget - entries);
             match self.read_stream(&guard, &stream, want, bytes_budget) {
                 Ok(read) => {
                     if read.more {
@@ -516,9 +545,11 @@ impl<'a> SourceWorker<'a> {
                     } else {
                         self.queued.remove(&stream);
                     }
-                    for entry in read.entries {
-                        bytes_budget = bytes_budget.saturating_sub(entry.bytes());
-                        entries.push((stream.clone(), entry));
+                    let read_bytes: usize = read.entries.iter().map(Entry::bytes).sum();
+                    bytes_budget = bytes_budget.saturating_sub(read_bytes);
+                    entries += read.entries.len();
+                    if !read.entries.is_empty() {
+                        reads.push((stream, read.entries));
                     }
                 }
                 Err(Error::Refused(refusal)) if refusal.code == Code::WrongType => {
@@ -543,7 +574,7 @@ impl<'a> SourceWorker<'a> {
                 }
             }
         }
-        Some(entries)
+        Some(reads)
     }
 
     /// Entries after the stream's read position.
@@ -566,7 +597,15 @@ impl<'a> SourceWorker<'a> {
             Some(id) => (id.clone(), false),
             None => self.spec.start(),
         };
-        let read = stream_io::read_entries(ctx, stream, &start, inclusive, want, max_bytes)?;
+        let read = stream_io::read_entries(
+            ctx,
+            stream,
+            &start,
+            inclusive,
+            want,
+            max_bytes,
+            &mut self.field_buffers,
+        )?;
         state.added_now = stream_io::entries_added(ctx, &self.read, stream);
         if !read.more {
             state.added_at_read = state.added_now;
@@ -698,10 +737,13 @@ impl<'a> SourceWorker<'a> {
             return true;
         };
         let entry = match self.lock() {
-            Some(guard) => stream_io::read_entries(&guard, stream, id, true, 1, usize::MAX)
-                .ok()
-                .and_then(|read| read.entries.into_iter().next())
-                .filter(|entry| entry.id == id),
+            Some(guard) => {
+                let buffers = &mut FieldBuffers::default();
+                stream_io::read_entries(&guard, stream, id, true, 1, usize::MAX, buffers)
+                    .ok()
+                    .and_then(|read| read.entries.into_iter().next())
+                    .filter(|entry| entry.id == id)
+            }
             None => return false,
         };
         let mapped = entry.as_ref().map(|e| {

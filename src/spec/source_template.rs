@@ -78,6 +78,15 @@ impl SourceTemplate {
         self.parts.iter().any(|p| matches!(p, Part::Id))
     }
 
+    /// True when the template renders the same text for every entry of one stream (it has no
+    /// `${id}` and no `${field.<name>}`).
+    pub fn per_stream(&self) -> bool {
+        !self
+            .parts
+            .iter()
+            .any(|p| matches!(p, Part::Id | Part::Field(_)))
+    }
+
     /// True when the template contains `${channel}`.
     pub fn uses_channel(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Channel))
