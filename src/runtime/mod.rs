@@ -4,6 +4,7 @@
 
 pub mod alloc_count;
 pub mod blocked;
+pub mod call;
 pub mod clock;
 pub mod context;
 pub mod faults;

@@ -5,10 +5,12 @@
 
 use crate::cluster::topology::Ownership;
 use crate::error::{Error, Refusal};
+use crate::runtime::call::Caller;
 use crate::sink::mapping::{Mapped, Write};
 use crate::sink::slot_progress::SlotProgress;
 use crate::store::offsets;
-use redis_module::{CallOptions, CallResult, Context};
+use redis_module::Context;
+use std::ffi::CStr;
 use std::time::{Duration, Instant};
 
 /// One polled record, already decoded and mapped outside the lock.
@@ -77,7 +79,7 @@ const BYTES_PER_CLOCK_CHECK: usize = 256 * 1024;
 
 pub fn apply_slice(
     ctx: &Context,
-    options: &CallOptions,
+    caller: &mut Caller,
     offsets_key: &str,
     slots: &mut [PartitionSlot],
     batch: &[Pending],
@@ -100,6 +102,7 @@ pub fn apply_slice(
         }
     }
     let started = Instant::now();
+    let mut args = Vec::new();
     let mut bytes = 0usize;
     let mut bytes_at_last_check = 0usize;
     for (index, pending) in batch.iter().enumerate() {
@@ -159,7 +162,7 @@ pub fn apply_slice(
                 break;
             }
         };
-        match execute(ctx, options, mapped) {
+        match execute(ctx, caller, &mut args, mapped) {
             Ok(None) => {}
             Ok(Some(expire_refused)) => {
                 // The write is in: its offset must be stored with it, or a retry duplicates it.
@@ -264,33 +267,33 @@ fn routing(
 
 fn call(
     ctx: &Context,
-    options: &CallOptions,
-    command: &'static str,
+    caller: &mut Caller,
+    command: &'static CStr,
     args: &[&[u8]],
 ) -> Result<(), Refusal> {
-    let reply: CallResult = ctx.call_ext(command, options, args);
-    reply
-        .map(|_| ())
-        .map_err(|e| Refusal::new(command, e.to_utf8_string().unwrap_or_default()))
+    caller
+        .call(ctx, command, args)
+        .map_err(|text| Refusal::new(command.to_str().unwrap_or_default(), text))
 }
 
-/// Runs one record's write (after its prelude, if any), then its EXPIRE; all land in the slice's MULTI/EXEC. Ok(Some)
-/// says the write was made but its EXPIRE was refused.
-fn execute(
+/// Runs one record's write (after its prelude, if any), then its EXPIRE; all land in the
+/// slice's MULTI/EXEC. Ok(Some) says the write was made but its EXPIRE was refused.
+fn execute<'a>(
     ctx: &Context,
-    options: &CallOptions,
-    mapped: &Mapped,
+    caller: &mut Caller,
+    args: &mut Vec<&'a [u8]>,
+    mapped: &'a Mapped,
 ) -> Result<Option<Refusal>, Refusal> {
-    let Some((command, args)) = mapped.write.command() else {
+    if let Some((prelude, key)) = mapped.write.prelude() {
+        call(ctx, caller, prelude, &[key])?;
+    }
+    let Some(command) = mapped.write.command_into(args) else {
         return Ok(None);
     };
-    if let Some((prelude, prelude_args)) = mapped.write.prelude() {
-        call(ctx, options, prelude, &prelude_args)?;
-    }
-    call(ctx, options, command, &args)?;
+    call(ctx, caller, command, args)?;
     if let (Some(ttl), Some(key)) = (mapped.ttl, mapped.write.expiring_key()) {
         let seconds = ttl.to_string();
-        if let Err(refusal) = call(ctx, options, "EXPIRE", &[key, seconds.as_bytes()]) {
+        if let Err(refusal) = call(ctx, caller, c"EXPIRE", &[key, seconds.as_bytes()]) {
             return Ok(Some(refusal));
         }
     }

@@ -13,6 +13,7 @@ use crate::spec::source::parse_stream_id;
 use crate::spec::template::{append_scalar, Parsed, Template};
 use crate::store::keys::is_reserved;
 use serde_json::Value;
+use std::ffi::CStr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
@@ -95,63 +96,138 @@ pub type Trimming = (&'static str, bool, Vec<u8>);
 
 impl Write {
     /// The Redis command and its arguments.
+    #[cfg(test)]
     pub fn command(&self) -> Option<(&'static str, Vec<&[u8]>)> {
-        Some(match self {
-            Write::Set { key, value } => ("SET", vec![key, value]),
-            Write::Delete { key } => ("DEL", vec![key]),
-            Write::HashSet { key, fields } | Write::HashReplace { key, fields } => {
-                let mut args: Vec<&[u8]> = vec![key];
-                push_fields(&mut args, fields);
-                ("HSET", args)
+        let mut args = Vec::new();
+        let name = self.command_into(&mut args)?;
+        Some((name.to_str().unwrap_or_default(), args))
+    }
+
+    /// The Redis command, its arguments pushed onto `args` (cleared first): the write path
+    /// reuses one vector for every record.
+    pub fn command_into<'a>(&'a self, args: &mut Vec<&'a [u8]>) -> Option<&'static CStr> {
+        args.clear();
+        self.visit_args(|arg| args.push(arg))
+    }
+
+    /// Bytes of the command's arguments: what the write costs the slice's byte budget.
+    fn argument_bytes(&self) -> usize {
+        let mut bytes = 0;
+        self.visit_args(|arg| bytes += arg.len());
+        bytes
+    }
+
+    /// The Redis command; each argument is given to `arg`, in order.
+    fn visit_args<'a>(&'a self, mut arg: impl FnMut(&'a [u8])) -> Option<&'static CStr> {
+        let fields = |fields: &'a [(Vec<u8>, Vec<u8>)], arg: &mut dyn FnMut(&'a [u8])| {
+            for (field, value) in fields {
+                arg(field);
+                arg(value);
             }
-            Write::JsonMerge { key, document } => ("JSON.MERGE", vec![key, b"$", document]),
-            Write::JsonSet { key, document } => ("JSON.SET", vec![key, b"$", document]),
-            Write::StreamAdd { key, trim, fields } => {
-                let mut args: Vec<&[u8]> = vec![key];
+        };
+        Some(match self {
+            Write::Set { key, value } => {
+                arg(key);
+                arg(value);
+                c"SET"
+            }
+            Write::Delete { key } => {
+                arg(key);
+                c"DEL"
+            }
+            Write::HashSet { key, fields: f } | Write::HashReplace { key, fields: f } => {
+                arg(key);
+                fields(f, &mut arg);
+                c"HSET"
+            }
+            Write::JsonMerge { key, document } => {
+                [&key[..], b"$", document].into_iter().for_each(arg);
+                c"JSON.MERGE"
+            }
+            Write::JsonSet { key, document } => {
+                [&key[..], b"$", document].into_iter().for_each(arg);
+                c"JSON.SET"
+            }
+            Write::StreamAdd {
+                key,
+                trim,
+                fields: f,
+            } => {
+                arg(key);
                 if let Some((by, approximate, threshold)) = trim {
-                    args.push(by.as_bytes());
+                    arg(by.as_bytes());
                     if *approximate {
-                        args.push(b"~");
+                        arg(b"~");
                     }
-                    args.push(threshold);
+                    arg(threshold);
                 }
-                args.push(b"*");
-                push_fields(&mut args, fields);
-                ("XADD", args)
+                arg(b"*");
+                fields(f, &mut arg);
+                c"XADD"
             }
             Write::Push { key, member, left } => {
-                (if *left { "LPUSH" } else { "RPUSH" }, vec![key, member])
+                arg(key);
+                arg(member);
+                if *left {
+                    c"LPUSH"
+                } else {
+                    c"RPUSH"
+                }
             }
-            Write::ListRemove { key, member } => ("LREM", vec![key, b"0", member]),
-            Write::SetAdd { key, member } => ("SADD", vec![key, member]),
-            Write::SetRemove { key, member } => ("SREM", vec![key, member]),
-            Write::ZAdd { key, score, member } => ("ZADD", vec![key, score, member]),
-            Write::ZRemove { key, member } => ("ZREM", vec![key, member]),
+            Write::ListRemove { key, member } => {
+                [&key[..], b"0", member].into_iter().for_each(arg);
+                c"LREM"
+            }
+            Write::SetAdd { key, member } => {
+                arg(key);
+                arg(member);
+                c"SADD"
+            }
+            Write::SetRemove { key, member } => {
+                arg(key);
+                arg(member);
+                c"SREM"
+            }
+            Write::ZAdd { key, score, member } => {
+                [&key[..], score, member].into_iter().for_each(arg);
+                c"ZADD"
+            }
+            Write::ZRemove { key, member } => {
+                arg(key);
+                arg(member);
+                c"ZREM"
+            }
             Write::TsAdd {
                 key,
                 timestamp,
                 value,
                 on_duplicate,
-            } => (
-                "TS.ADD",
-                vec![
-                    key,
+            } => {
+                [
+                    &key[..],
                     timestamp,
                     value,
                     b"ON_DUPLICATE",
                     on_duplicate.name().as_bytes(),
-                ],
-            ),
-            Write::Publish { channel, message } => ("PUBLISH", vec![channel, message]),
+                ]
+                .into_iter()
+                .for_each(arg);
+                c"TS.ADD"
+            }
+            Write::Publish { channel, message } => {
+                arg(channel);
+                arg(message);
+                c"PUBLISH"
+            }
             Write::Skip | Write::Resolved => return None,
         })
     }
 
     /// A command that must run just before `command`, in the same MULTI/EXEC: a replacing
     /// write first drops what the key held.
-    pub fn prelude(&self) -> Option<(&'static str, Vec<&[u8]>)> {
+    pub fn prelude(&self) -> Option<(&'static CStr, &[u8])> {
         match self {
-            Write::HashReplace { key, .. } => Some(("DEL", vec![key])),
+            Write::HashReplace { key, .. } => Some((c"DEL", key)),
             _ => None,
         }
     }
@@ -202,14 +278,6 @@ impl Write {
             | Write::TsAdd { key, .. } => Some(key),
             _ => None,
         }
-    }
-}
-
-fn push_fields<'a>(args: &mut Vec<&'a [u8]>, fields: &'a [(Vec<u8>, Vec<u8>)]) {
-    args.reserve(fields.len() * 2);
-    for (field, value) in fields {
-        args.push(field.as_slice());
-        args.push(value.as_slice());
     }
 }
 
@@ -326,9 +394,7 @@ impl Mapper {
             ));
         }
         let ttl = write.expiring_key().and(ttl);
-        let bytes = write
-            .command()
-            .map_or(0, |(_, args)| args.iter().map(|a| a.len()).sum());
+        let bytes = write.argument_bytes();
         Ok(Mapped { write, ttl, bytes })
     }
 

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::kafka::dead_letters::{DeadLetters, Letter};
 use crate::kafka::headers;
 use crate::lifecycle::{add, Run, State};
+use crate::runtime::call::Caller;
 use crate::settings;
 use crate::sink::apply::{apply_slice, ClusterSlice, Limits, PartitionSlot, Pending, SliceEnd};
 use crate::sink::context::SinkContext;
@@ -29,7 +30,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, S
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use redis_module::{CallOptions, CallOptionsBuilder, ContextFlags};
+use redis_module::ContextFlags;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -123,7 +124,7 @@ struct Worker<'a> {
     run: &'a Run,
     consumer: &'a BaseConsumer<SinkContext>,
     offsets_key: String,
-    options: CallOptions,
+    caller: Caller,
     dead_letters: Option<DeadLetters>,
     last_lag_refresh: Instant,
     starvation: Starvation,
@@ -157,11 +158,8 @@ impl<'a> Worker<'a> {
             run,
             consumer,
             offsets_key: offsets_key(&spec.name),
-            options: CallOptionsBuilder::new()
-                .replicate()
-                .verify_oom()
-                .errors_as_replies()
-                .build(),
+            // Replicated, refused past maxmemory, errors as replies (not a NULL reply).
+            caller: Caller::new(c"v!ME"),
             dead_letters: None,
             last_lag_refresh: Instant::now(),
             starvation: Starvation::new(spec),
@@ -344,7 +342,7 @@ impl<'a> Worker<'a> {
             });
             let report = apply_slice(
                 &guard,
-                &self.options,
+                &mut self.caller,
                 &self.offsets_key,
                 &mut batch.slots,
                 &batch.pending[start..],
