@@ -230,15 +230,10 @@ fn run_round(ctx: &Ctx, round: usize, runs: &mut Runs) {
     runs.keys.push(keys);
 
     let scale = scaling::scaling(ctx);
-    let rates = |r: &[scaling::Rates]| -> Vec<String> {
-        r.iter()
-            .map(|r| format!("{}/{}", count(r.from_create), count(r.moving)))
-            .collect()
-    };
-    let by_partitions: Vec<scaling::Rates> = scale.by_partitions.iter().map(|p| p.0).collect();
+    let rates = |r: &[f64]| -> Vec<String> { r.iter().map(|r| count(*r)).collect() };
+    let by_partitions: Vec<f64> = scale.by_partitions.iter().map(|p| p.0).collect();
     progress(&format!(
-        "{tag} scaling (from CREATE/moving): partitions {:?}; tasks {:?}; \
-         peak RSS MiB sink {:?}, source {:?}",
+        "{tag} scaling: partitions {:?}; tasks {:?}; peak RSS MiB sink {:?}, source growth {:?}",
         rates(&by_partitions),
         rates(&scale.by_tasks),
         scale.sink_rss,
@@ -519,7 +514,7 @@ fn scaling_rows(cfg: &Config, runs: &[scaling::ScalingRun]) -> Vec<Row> {
     let quarter = count(cfg.quarter() as f64);
     let mut rows = Vec::new();
     for (i, partitions) in scaling::PARTITIONS.iter().enumerate() {
-        let sink = of(&|r| r.by_partitions[i].0.from_create);
+        let sink = of(&|r| r.by_partitions[i].0);
         let raw = of(&|r| r.by_partitions[i].1);
         rows.push(Row::new(
             &format!("sink STRING rec/s, {partitions} partition(s), N/4={quarter}"),
@@ -528,22 +523,14 @@ fn scaling_rows(cfg: &Config, runs: &[scaling::ScalingRun]) -> Vec<Row> {
             ratio(sink, raw, Target::None),
         ));
     }
-    let one_task = of(&|r| r.by_tasks[0].from_create);
-    let one_task_moving = of(&|r| r.by_tasks[0].moving);
+    let one_task = of(&|r| r.by_tasks[0]);
     for (i, tasks) in scaling::TASKS.iter().enumerate() {
-        let rate = of(&|r| r.by_tasks[i].from_create);
+        let rate = of(&|r| r.by_tasks[i]);
         rows.push(Row::new(
-            &format!("sink STRING rec/s, TASKS {tasks} (from CREATE)"),
+            &format!("sink STRING rec/s, TASKS {tasks}, 4 partitions, N arriving"),
             count(rate),
             format!("TASKS 1 {}", count(one_task)),
             ratio(rate, one_task, Target::None),
-        ));
-        let moving = of(&|r| r.by_tasks[i].moving);
-        rows.push(Row::new(
-            &format!("sink STRING rec/s, TASKS {tasks} (while records move)"),
-            count(moving),
-            format!("TASKS 1 {}", count(one_task_moving)),
-            ratio(moving, one_task_moving, Target::None),
         ));
     }
     let [low, high] = scaling::INFLIGHT_KIB;

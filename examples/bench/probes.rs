@@ -33,36 +33,15 @@ fn field<T: FromRedisValue>(status: &HashMap<String, Value>, name: &str) -> Opti
     status.get(name).and_then(|v| T::from_redis_value(v).ok())
 }
 
-/// `records` of a bridge as polled, with when.
-pub struct Progress {
-    samples: Vec<(Instant, usize)>,
-}
-
-impl Progress {
-    /// Seconds between polls that saw `records` grow: the time the bridge moved records,
-    /// without group joins, rebalances and broker stalls longer than one poll.
-    pub fn moving_seconds(&self) -> f64 {
-        self.samples
-            .windows(2)
-            .filter(|w| w[1].1 > w[0].1)
-            .map(|w| (w[1].0 - w[0].0).as_secs_f64())
-            .sum()
-    }
-}
-
 /// Polls KAFKA.STATUS every 20 ms until the bridge's `records` reaches `target`. Panics when the
 /// bridge fails or makes no progress for a minute.
-pub fn wait_records(conn: &mut Connection, name: &str, target: usize) -> Progress {
+pub fn wait_records(conn: &mut Connection, name: &str, target: usize) {
     let mut last = (0usize, Instant::now());
-    let mut progress = Progress {
-        samples: vec![(Instant::now(), 0)],
-    };
     loop {
         let status = status(conn, name);
         let records: usize = field(&status, "records").unwrap_or(0);
-        progress.samples.push((Instant::now(), records));
         if records >= target {
-            return progress;
+            return;
         }
         let state: String = field(&status, "state").unwrap_or_default();
         if state == "failed" {
