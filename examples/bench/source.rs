@@ -52,12 +52,7 @@ pub fn source(ctx: &Ctx) -> SourceRun {
     let rss_mib = redis.peak_rss_mib();
     drop(conn);
     drop(redis);
-
-    let topics = workload.source_topics();
-    delete_topics(
-        &ctx.tansu.bootstrap(),
-        &topics.each_ref().map(String::as_str),
-    );
+    delete_source_topics(ctx);
     SourceRun {
         xadd_rate: rate(cfg.records, fill.as_secs_f64()),
         forwarded_rate: rate(cfg.records, forwarded),
@@ -87,12 +82,17 @@ pub fn backfill_rss_growth(ctx: &Ctx, kib: usize) -> f64 {
     let rss_mib = redis.peak_rss_mib() - before;
     drop(conn);
     drop(redis);
-    let topics = workload.source_topics();
+    delete_source_topics(ctx);
+    rss_mib
+}
+
+/// The topics a source run created, so the next run starts from empty topics.
+fn delete_source_topics(ctx: &Ctx) {
+    let topics = ctx.workload.source_topics();
     delete_topics(
         &ctx.tansu.bootstrap(),
         &topics.each_ref().map(String::as_str),
     );
-    rss_mib
 }
 
 /// `KAFKA.SOURCE.CREATE s STREAMS src:* FROM BEGINNING PARTITIONS <partitions>`.
