@@ -5,6 +5,9 @@
 use redis_module::{raw, Context};
 use std::ffi::CStr;
 
+/// Most argument slots kept between calls.
+const KEPT_ARGS: usize = 1024;
+
 /// One caller's argument vector, kept between calls, and its RM_Call flags.
 pub struct Caller {
     /// RM_Call's format and flags, `v` first (the arguments are a vector of strings).
@@ -49,6 +52,10 @@ impl Caller {
         };
         for arg in self.argv.drain(..) {
             unsafe { free(ctx.ctx, arg) };
+        }
+        if self.argv.capacity() > KEPT_ARGS {
+            // One write with very many fields must not pin its vector for the whole run.
+            self.argv = Vec::new();
         }
         if reply.is_null() {
             return Ok(());

@@ -82,6 +82,27 @@ impl EntryRecord {
     }
 }
 
+/// A record buffer grown past this by one large entry is dropped after it is sent, not kept.
+const KEPT_RECORD_BYTES: usize = 64 * 1024;
+
+impl EntryRecord {
+    /// Drops buffers one large entry grew, so it does not pin that memory for the whole run.
+    pub fn release_large(&mut self) {
+        for buffer in [&mut self.key, &mut self.value, &mut self.scratch] {
+            if buffer.capacity() > KEPT_RECORD_BYTES {
+                *buffer = Vec::new();
+            }
+        }
+        if self.topic.capacity() > KEPT_RECORD_BYTES {
+            self.topic = String::new();
+            self.topic_of = None;
+        }
+        if self.key.capacity() == 0 {
+            self.key_of = None;
+        }
+    }
+}
+
 fn rendered_for(of: &Option<Vec<u8>>, template: &SourceTemplate, stream: &[u8]) -> bool {
     template.per_stream() && of.as_deref() == Some(stream)
 }
@@ -369,5 +390,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_large_entry_does_not_pin_its_buffers() {
+        let mut record = EntryRecord::default();
+        let big = fields(&[("k", &"x".repeat(1 << 20)), ("v", &"\u{1}".repeat(1 << 18))]);
+        let key = t("${field.k}");
+        record
+            .map(&t("${stream}"), &key, b"s", b"1-1", &big)
+            .unwrap();
+        assert!(record.value.capacity() > KEPT_RECORD_BYTES);
+        record.release_large();
+        assert_eq!((record.key.capacity(), record.value.capacity()), (0, 0));
+        // The next entry maps as if nothing had been kept.
+        let small = fields(&[("k", "a"), ("v", "b")]);
+        record
+            .map(&t("${stream}"), &key, b"s", b"1-2", &small)
+            .unwrap();
+        let expected = map_entry(&t("${stream}"), &key, b"s", b"1-2", &small).unwrap();
+        assert_eq!(
+            (record.key.clone(), record.value.clone()),
+            (expected.key, expected.value)
+        );
+        assert_eq!(record.topic, expected.topic);
     }
 }

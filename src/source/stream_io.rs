@@ -39,13 +39,20 @@ const KEPT_FIELDS_BYTES: usize = 4096;
 
 impl FieldBuffers {
     pub fn give_back(&mut self, fields: Fields) {
+        // The vector's slots count too: a truncated vector keeps those of its largest entry.
+        let slots = fields.capacity() * std::mem::size_of::<(Vec<u8>, Vec<u8>)>();
         let held: usize = fields
             .iter()
             .map(|(n, v)| n.capacity() + v.capacity())
             .sum();
-        if self.0.len() < KEPT_FIELDS && held <= KEPT_FIELDS_BYTES {
+        if self.0.len() < KEPT_FIELDS && slots + held <= KEPT_FIELDS_BYTES {
             self.0.push(fields);
         }
+    }
+
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.0.len()
     }
 
     /// `from`'s names and values as bytes, in a kept vector when there is one.
@@ -239,4 +246,27 @@ pub fn entries_added(ctx: &Context, options: &CallOptions, stream: &[u8]) -> Opt
             _ => None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_small_field_vectors_are_kept_and_only_so_many() {
+        let mut buffers = FieldBuffers::default();
+        buffers.give_back(vec![(b"id".to_vec(), b"1".to_vec())]);
+        assert_eq!(buffers.kept(), 1);
+        // One large value, many empty fields (slots only), or slots left by a truncation.
+        buffers.give_back(vec![(b"v".to_vec(), vec![0; KEPT_FIELDS_BYTES])]);
+        buffers.give_back(vec![(Vec::new(), Vec::new()); 1_000]);
+        let mut truncated: Fields = vec![(Vec::new(), Vec::new()); 1_000];
+        truncated.truncate(1);
+        buffers.give_back(truncated);
+        assert_eq!(buffers.kept(), 1);
+        for _ in 0..2 * KEPT_FIELDS {
+            buffers.give_back(vec![(b"id".to_vec(), b"1".to_vec())]);
+        }
+        assert_eq!(buffers.kept(), KEPT_FIELDS);
+    }
 }

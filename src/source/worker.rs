@@ -454,6 +454,7 @@ impl<'a> SourceWorker<'a> {
                 true
             }
         };
+        self.record.release_large();
         if let Some(state) = self.streams.get_mut(stream) {
             state.in_flight.push_back(InFlight {
                 sequence,
