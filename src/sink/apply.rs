@@ -292,8 +292,9 @@ fn execute<'a>(
     };
     call(ctx, caller, command, args)?;
     if let (Some(ttl), Some(key)) = (mapped.ttl, mapped.write.expiring_key()) {
-        let seconds = ttl.to_string();
-        if let Err(refusal) = call(ctx, caller, c"EXPIRE", &[key, seconds.as_bytes()]) {
+        let mut seconds = itoa::Buffer::new();
+        let seconds = seconds.format(ttl).as_bytes();
+        if let Err(refusal) = call(ctx, caller, c"EXPIRE", &[key, seconds]) {
             return Ok(Some(refusal));
         }
     }

@@ -33,12 +33,12 @@ pub fn map_entry(
     id: &[u8],
     fields: &[(Vec<u8>, Vec<u8>)],
 ) -> Result<OutRecord, Error> {
-    let topic = kafka_topic_name(&spec_topic.render(stream, id, fields)?);
-    let key = spec_key.render(stream, id, fields)?;
+    let mut record = EntryRecord::default();
+    record.map(spec_topic, spec_key, stream, id, fields)?;
     Ok(OutRecord {
-        topic,
-        key,
-        value: entry_json(fields)?,
+        topic: record.topic,
+        key: record.key,
+        value: record.value,
         headers: vec![(STREAM_HEADER, stream.to_vec()), (ID_HEADER, id.to_vec())],
     })
 }
@@ -80,28 +80,24 @@ impl EntryRecord {
         }
         entry_json_into(fields, &mut self.value)
     }
-}
 
-/// A record buffer grown past this by one large entry is dropped after it is sent, not kept.
-const KEPT_RECORD_BYTES: usize = 64 * 1024;
-
-impl EntryRecord {
     /// Drops buffers one large entry grew, so it does not pin that memory for the whole run.
+    /// (A topic name is at most 249 characters.)
     pub fn release_large(&mut self) {
-        for buffer in [&mut self.key, &mut self.value, &mut self.scratch] {
+        if self.key.capacity() > KEPT_RECORD_BYTES {
+            self.key = Vec::new();
+            self.key_of = None;
+        }
+        for buffer in [&mut self.value, &mut self.scratch] {
             if buffer.capacity() > KEPT_RECORD_BYTES {
                 *buffer = Vec::new();
             }
         }
-        if self.topic.capacity() > KEPT_RECORD_BYTES {
-            self.topic = String::new();
-            self.topic_of = None;
-        }
-        if self.key.capacity() == 0 {
-            self.key_of = None;
-        }
     }
 }
+
+/// A record buffer grown past this by one large entry is dropped after it is sent, not kept.
+const KEPT_RECORD_BYTES: usize = 64 * 1024;
 
 fn rendered_for(of: &Option<Vec<u8>>, template: &SourceTemplate, stream: &[u8]) -> bool {
     template.per_stream() && of.as_deref() == Some(stream)

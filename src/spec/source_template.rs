@@ -158,6 +158,7 @@ impl SourceTemplate {
         Ok(())
     }
 
+    #[cfg(test)]
     pub fn render(
         &self,
         stream: &[u8],
