@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 // On Redis 7.0, Redis 7.4 and Valkey 8.1.
@@ -585,5 +585,45 @@ fn hash_replace_and_json_merge_update_what_a_key_holds(binary: PathBuf) {
     assert!(
         listed.contains("REPLACE") && listed.contains("MERGE"),
         "{listed}"
+    );
+}
+
+/// The write path reuses one argument vector and drops it when one write grew it past what it
+/// keeps: a HASH record of 5,000 fields (names with NUL and bytes that are not UTF-8 escaped in
+/// JSON) is written whole, and the small records around it keep their own fields.
+#[test]
+fn a_hash_record_of_thousands_of_fields_is_written_whole_between_small_ones() {
+    let kafka = MockKafka::new();
+    kafka.create_topic("wide_hash", 1);
+    let big: serde_json::Map<String, serde_json::Value> = (0..5000)
+        .map(|i| (format!("f\u{0}{i}\u{fffd}"), serde_json::json!(i)))
+        .collect();
+    let records = [
+        Rec::kv("before", r#"{"a":"1","b":"2"}"#),
+        Rec::kv("big", &serde_json::Value::Object(big).to_string()),
+        Rec::kv("after", r#"{"c":"3"}"#),
+    ];
+    produce(&kafka.bootstrap(), "wide_hash", &records);
+    let redis = RedisServer::start();
+    let mut conn = redis.conn();
+    create_sink(
+        &mut conn,
+        &kafka.bootstrap(),
+        "wide",
+        &["TOPICS", "wide_hash", "TYPE", "HASH", "KEY", "w:${key}"],
+    );
+    wait_until("3 records", DEADLINE, || {
+        count_field(&mut conn, "wide", "records") == 3
+    });
+    assert_eq!(cmd::<i64>(&mut conn, &["HLEN", "w:big"]), 5000);
+    let field = "f\u{0}4999\u{fffd}";
+    assert_eq!(cmd::<String>(&mut conn, &["HGET", "w:big", field]), "4999");
+    let before: HashMap<String, String> = cmd(&mut conn, &["HGETALL", "w:before"]);
+    assert_eq!(before.len(), 2);
+    assert_eq!(before["a"], "1");
+    let after: HashMap<String, String> = cmd(&mut conn, &["HGETALL", "w:after"]);
+    assert_eq!(
+        after.into_iter().collect::<Vec<_>>(),
+        vec![("c".to_string(), "3".to_string())]
     );
 }

@@ -131,7 +131,7 @@ fn topic_and_key_templates_and_sanitized_names() {
 fn shaped_entry(i: usize) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
     let n = ("n".to_string(), i.to_string().into_bytes());
     let field = |name: &str, value: &[u8]| (name.to_string(), value.to_vec());
-    let (fields, expected) = match i % 6 {
+    let (fields, expected) = match i % 7 {
         0 => (
             vec![
                 n,
@@ -157,17 +157,28 @@ fn shaped_entry(i: usize) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
             vec![n, field("empty", b"")],
             serde_json::json!({"n": i.to_string(), "empty": ""}),
         ),
-        _ => (
+        5 => (
             vec![n, field("bin", b"\xff\xfe")],
             serde_json::json!({"n": i.to_string(), "bin": "\u{fffd}\u{fffd}"}),
         ),
+        // More fields than the pairwise path and than the kept vectors have slots for.
+        _ => {
+            let mut object = serde_json::Map::new();
+            object.insert("n".into(), i.to_string().into());
+            let mut fields = vec![n];
+            for f in 0..300 {
+                fields.push(field(&format!("f{f}"), b""));
+                object.insert(format!("f{f}"), "".into());
+            }
+            (fields, serde_json::Value::Object(object))
+        }
     };
     (fields, expected)
 }
 
 /// The source reuses its record and field buffers from entry to entry: entries of changing
 /// shapes (more and fewer fields, repeated names, a value past what it keeps, empty and
-/// binary values) on two alternating streams must each arrive with exactly their own fields,
+/// binary values, 300 empty fields) on two alternating streams must each arrive with exactly their own fields,
 /// topic, key and headers, within one read and across reads.
 #[test]
 fn entries_of_every_shape_keep_their_own_fields() {
